@@ -1,0 +1,96 @@
+"""The exported TF-IDF + logistic-regression model, run with onnxruntime.
+
+Only the session and the tensor plumbing live here. The model takes one normalised utterance and
+returns the probability that it is an interruption; the decision threshold chosen at training
+time travels inside the ``.onnx`` file as metadata, so a model and its threshold never drift apart.
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+import logging
+import os
+from pathlib import Path
+
+import numpy as np
+
+logger = logging.getLogger("softack")
+
+__all__ = ["MODEL_ENV", "MODEL_FILENAME", "MAX_MODEL_WORDS", "ModelLoadError", "OnnxClassifier", "default_model_path"]
+
+MODEL_ENV = "SOFTACK_MODEL"
+MODEL_FILENAME = "softack.onnx"
+# The model reads the start of an utterance: whether someone is taking the floor shows in the
+# first words, and a bounded input keeps a 1,000-word transcript as cheap as a 50-word one.
+MAX_MODEL_WORDS = 48
+
+
+class ModelLoadError(RuntimeError):
+    """The model file is missing, unreadable or not a softack ONNX model. The message names the path."""
+
+
+def default_model_path() -> Path:
+    """Where the model is looked for when no path is given.
+
+    ``SOFTACK_MODEL`` first, then the copy shipped inside the installed package, then ``model/`` of
+    a source checkout.
+    """
+    if env := os.environ.get(MODEL_ENV):
+        return Path(env)
+    packaged = importlib.resources.files("softack") / "model" / MODEL_FILENAME
+    if packaged.is_file():
+        return Path(str(packaged))
+    return Path(__file__).resolve().parents[2] / "model" / MODEL_FILENAME
+
+
+class OnnxClassifier:
+    """Scores normalised utterances with the exported model.
+
+    Args:
+        path: the ``.onnx`` file; ``default_model_path()`` when None.
+    """
+
+    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
+        import onnxruntime as ort
+
+        self.path = Path(path) if path is not None else default_model_path()
+        if not self.path.is_file():
+            raise ModelLoadError(
+                f"softack model not found at {self.path} "
+                f"(set {MODEL_ENV} or run `make train` to create it)"
+            )
+        opts = ort.SessionOptions()
+        # A voice worker shares its CPU with VAD, STT and audio: one thread, no spinning.
+        opts.intra_op_num_threads = 1
+        opts.inter_op_num_threads = 1
+        opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        opts.add_session_config_entry("session.inter_op.allow_spinning", "0")
+        opts.log_severity_level = 3
+        try:
+            self._session = ort.InferenceSession(
+                str(self.path), sess_options=opts, providers=["CPUExecutionProvider"]
+            )
+            meta = self._session.get_modelmeta().custom_metadata_map
+            self.threshold = float(meta["threshold"])
+            self.metadata: dict[str, str] = dict(meta)
+            self._input = self._session.get_inputs()[0].name
+            outputs = [o.name for o in self._session.get_outputs()]
+            self._output = "probabilities" if "probabilities" in outputs else outputs[-1]
+            # One real run now, so a graph that loads but cannot score fails at start, not mid-call.
+            self.score("okay")
+        except ModelLoadError:
+            raise
+        except Exception as e:  # onnxruntime raises several unrelated types for a bad file
+            raise ModelLoadError(f"softack model at {self.path} could not be loaded: {e}") from e
+        if not 0.0 < self.threshold < 1.0:
+            raise ModelLoadError(f"softack model at {self.path} has threshold {self.threshold} outside (0, 1)")
+
+    def score(self, normalized: str) -> float:
+        """Probability that the normalised utterance is an interruption."""
+        words = normalized.split(" ", MAX_MODEL_WORDS)
+        if len(words) > MAX_MODEL_WORDS:
+            normalized = " ".join(words[:MAX_MODEL_WORDS])
+        x = np.array([[normalized]], dtype=object)
+        probabilities = self._session.run([self._output], {self._input: x})[0]
+        return float(probabilities[0][1])

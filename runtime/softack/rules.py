@@ -1,0 +1,74 @@
+"""The deterministic first pass over normalised words: keywords and soft-acks.
+
+One left-to-right scan takes, at each word, the longest phrase from either list that starts
+there. A keyword anywhere makes the utterance an interruption ("yeah okay but wait"). Text made
+only of soft-ack phrases is a backchannel ("okay yeah uh-huh"). Anything else is for the model.
+Longest-match lets a configured soft-ack phrase that contains a keyword ("no way") stand as a
+phrase, while "no" alone still interrupts.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from .config import SoftAckConfig
+
+__all__ = ["RuleVerdict", "RuleResult", "RuleMatcher"]
+
+
+class RuleVerdict(str, enum.Enum):
+    KEYWORD = "keyword"
+    SOFT_ACK = "soft_ack"
+    UNDECIDED = "undecided"
+
+
+@dataclass(frozen=True, slots=True)
+class RuleResult:
+    verdict: RuleVerdict
+    matched: str | None = None  # the keyword that fired
+
+
+class RuleMatcher:
+    """Compiled soft-ack and keyword phrases for fast matching.
+
+    Args:
+        config: the lists to match.
+    """
+
+    __slots__ = ("config", "_phrases")
+
+    def __init__(self, config: SoftAckConfig) -> None:
+        self.config = config
+        # first word -> [(words, is_keyword)], longest first; keywords first among equals.
+        phrases: dict[str, list[tuple[tuple[str, ...], bool]]] = {}
+        for phrase, is_keyword in [(p, False) for p in config.soft_acks] + [
+            (k, True) for k in config.keywords
+        ]:
+            words = tuple(phrase.split())
+            phrases.setdefault(words[0], []).append((words, is_keyword))
+        for entries in phrases.values():
+            entries.sort(key=lambda e: (-len(e[0]), not e[1]))
+        self._phrases = phrases
+
+    def match(self, words: list[str]) -> RuleResult:
+        """Classify a list of normalised words (see the module docstring)."""
+        phrases = self._phrases
+        all_soft = bool(words)
+        i, n = 0, len(words)
+        while i < n:
+            candidates = phrases.get(words[i])
+            step = 0
+            if candidates:
+                for phrase, is_keyword in candidates:
+                    k = len(phrase)
+                    if k == 1 or tuple(words[i : i + k]) == phrase:
+                        if is_keyword:
+                            return RuleResult(RuleVerdict.KEYWORD, " ".join(phrase))
+                        step = k
+                        break
+            if step == 0:
+                all_soft = False
+                step = 1
+            i += step
+        return RuleResult(RuleVerdict.SOFT_ACK if all_soft else RuleVerdict.UNDECIDED)

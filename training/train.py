@@ -1,0 +1,215 @@
+"""Train the softack classifier: data in, model fit, threshold chosen, numbers printed, ONNX out.
+
+    python -m training.train                  # data/ only: what model/ ships
+    python -m training.train --corpus PATH    # data/ plus a SwDA-style corpus you have (opt-in)
+
+Reads top to bottom. Defaults are at the top and every one is a command-line flag.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import platform
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from softack.config import SoftAckConfig
+from softack.normalize import normalize
+from softack.onnx_model import MAX_MODEL_WORDS
+from softack.rules import RuleMatcher, RuleVerdict
+
+from .prepare import DATA_FILE, ROOT, Row, load_data, load_swda, split
+
+# ---- defaults -------------------------------------------------------------------------------
+OUT_DIR = ROOT / "model"
+NGRAMS = (1, 2)  # word unigrams and bigrams
+TOKEN_PATTERN = r"[a-z0-9']+"  # what the normaliser leaves; RE2-safe for onnxruntime's Tokenizer
+C = 4.0  # inverse regularisation strength
+MAX_MISSED = 0.01  # threshold rule: the highest threshold whose held-out missed-interrupt rate <= this
+SEED = 0
+
+
+def build_pipeline(c: float = C, ngrams: tuple[int, int] = NGRAMS):
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+
+    return Pipeline(
+        [
+            # lowercase=False and sublinear_tf=False: both break ONNX parity (see onnx-notes);
+            # the text arrives already normalised.
+            ("tfidf", TfidfVectorizer(lowercase=False, token_pattern=TOKEN_PATTERN, ngram_range=ngrams, sublinear_tf=False)),
+            ("lr", LogisticRegression(C=c, class_weight="balanced", max_iter=5000, random_state=SEED)),
+        ]
+    )
+
+
+def pipeline_decisions(texts: list[str], scores: np.ndarray, threshold: float, matcher: RuleMatcher) -> np.ndarray:
+    """1 = interrupt, as the runtime decides: keyword -> 1, all soft-ack -> 0, else score >= threshold."""
+    out = np.empty(len(texts), dtype=int)
+    for i, text in enumerate(texts):
+        verdict = matcher.match(text.split()).verdict
+        if verdict is RuleVerdict.KEYWORD:
+            out[i] = 1
+        elif verdict is RuleVerdict.SOFT_ACK:
+            out[i] = 0
+        else:
+            out[i] = int(scores[i] >= threshold)
+    return out
+
+
+def choose_threshold(texts: list[str], y: np.ndarray, scores: np.ndarray, matcher: RuleMatcher, max_missed: float) -> float:
+    """The highest threshold whose pipeline missed-interrupt rate on (texts, y) stays <= max_missed.
+
+    Higher thresholds ignore more; the rule takes as many backchannels as the budget for missed
+    interruptions allows, and no more.
+    """
+    candidates = np.unique(np.concatenate([scores, [0.5]]))
+    best = float(candidates.min())
+    for t in candidates:  # ascending
+        pred = pipeline_decisions(texts, scores, float(t), matcher)
+        missed = float(np.mean(pred[y == 1] == 0))
+        if missed <= max_missed:
+            best = float(t)
+        else:
+            break
+    # Sit just below the chosen score so float noise between sklearn and ONNX cannot flip it.
+    return max(1e-6, best - 1e-6)
+
+
+def rates(y: np.ndarray, pred: np.ndarray) -> dict[str, float]:
+    tn = int(np.sum((y == 0) & (pred == 0)))
+    fp = int(np.sum((y == 0) & (pred == 1)))
+    fn = int(np.sum((y == 1) & (pred == 0)))
+    tp = int(np.sum((y == 1) & (pred == 1)))
+    return {
+        "n": int(len(y)),
+        "tn": tn, "fp": fp, "fn": fn, "tp": tp,
+        "false_interrupt": fp / max(1, tn + fp),
+        "missed_interrupt": fn / max(1, fn + tp),
+        "accuracy": (tn + tp) / max(1, len(y)),
+    }
+
+
+def export_onnx(pipeline, path: Path, metadata: dict[str, str]) -> None:
+    from skl2onnx import to_onnx
+    from skl2onnx.common.data_types import StringTensorType
+    from sklearn.linear_model import LogisticRegression
+
+    onx = to_onnx(
+        pipeline,
+        initial_types=[("text", StringTensorType([None, 1]))],
+        options={LogisticRegression: {"zipmap": False}},
+    )
+    for key, value in metadata.items():
+        prop = onx.metadata_props.add()
+        prop.key, prop.value = key, value
+    onx.doc_string = "softack: P(interrupt | normalised utterance); threshold in metadata"
+    path.write_bytes(onx.SerializeToString())
+
+
+def onnx_scores(path: Path, texts: list[str]) -> np.ndarray:
+    import onnxruntime as ort
+
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    x = np.array(texts, dtype=object).reshape(-1, 1)
+    return sess.run(["probabilities"], {"text": x})[0][:, 1]
+
+
+def versions() -> dict[str, str]:
+    import onnxruntime
+    import skl2onnx
+    import sklearn
+
+    return {
+        "python": platform.python_version(),
+        "scikit-learn": sklearn.__version__,
+        "skl2onnx": skl2onnx.__version__,
+        "onnxruntime": onnxruntime.__version__,
+        "numpy": np.__version__,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--data", type=Path, default=DATA_FILE)
+    ap.add_argument("--corpus", type=Path, default=None, help="also train on a SwDA-style corpus folder (opt-in)")
+    ap.add_argument("--out", type=Path, default=OUT_DIR)
+    ap.add_argument("--c", type=float, default=C)
+    ap.add_argument("--max-missed", type=float, default=MAX_MISSED)
+    args = ap.parse_args(argv)
+
+    # ---- data in ----
+    rows = load_data(args.data)
+    train_rows, heldout_rows = split(rows)
+    if args.corpus is not None:
+        train_rows = train_rows + load_swda(args.corpus, asr=True) + load_swda(args.corpus)
+    x_train = [normalize(r.text) for r in train_rows]
+    y_train = np.array([r.y for r in train_rows])
+    x_held = [normalize(r.text) for r in heldout_rows]
+    y_held = np.array([r.y for r in heldout_rows])
+    print(f"data: {len(rows)} rows from {args.data.name}; train {len(train_rows)}, held-out {len(heldout_rows)}"
+          + (f" (+ corpus {args.corpus})" if args.corpus else ""))
+
+    # ---- model fit ----
+    pipeline = build_pipeline(args.c)
+    pipeline.fit(x_train, y_train)
+    vocab = len(pipeline.named_steps["tfidf"].vocabulary_)
+    print(f"fit: TF-IDF word {NGRAMS} n-grams, {vocab} features; LogisticRegression C={args.c}")
+
+    # ---- threshold on the held-out split ----
+    matcher = RuleMatcher(SoftAckConfig())
+    held_scores = pipeline.predict_proba(x_held)[:, 1]
+    threshold = choose_threshold(x_held, y_held, held_scores, matcher, args.max_missed)
+    held_model = rates(y_held, (held_scores >= threshold).astype(int))
+    held_pipeline = rates(y_held, pipeline_decisions(x_held, held_scores, threshold, matcher))
+    print(f"threshold: {threshold:.4f} (highest with held-out pipeline missed <= {args.max_missed:.1%})")
+    for name, r in (("model only", held_model), ("pipeline", held_pipeline)):
+        print(f"held-out {name:10s}: false interrupt {r['false_interrupt']:.1%}  missed {r['missed_interrupt']:.1%}  "
+              f"accuracy {r['accuracy']:.1%}  (n={r['n']})")
+
+    # ---- artifact out ----
+    args.out.mkdir(parents=True, exist_ok=True)
+    onnx_path = args.out / "softack.onnx"
+    data_hash = hashlib.sha256(args.data.read_bytes()).hexdigest()
+    metadata = {
+        "threshold": f"{threshold:.6f}",
+        "threshold_rule": f"highest threshold with held-out pipeline missed-interrupt <= {args.max_missed}",
+        "training_data_sha256": data_hash,
+        "trained_on": "data/" + (f" + {args.corpus.name}" if args.corpus else ""),
+        "classes": "0=ignore,1=interrupt",
+    }
+    export_onnx(pipeline, onnx_path, metadata)
+
+    # ---- parity: the exported graph must score as scikit-learn does ----
+    every = x_train + x_held
+    diff = float(np.max(np.abs(onnx_scores(onnx_path, every) - pipeline.predict_proba(every)[:, 1])))
+    print(f"parity: max |onnx - sklearn| = {diff:.2e} over {len(every)} rows")
+    if diff > 1e-4:
+        print("parity check failed: not writing metadata", file=sys.stderr)
+        return 1
+
+    card = {
+        **metadata,
+        "threshold": threshold,
+        "features": {"kind": "tfidf", "analyzer": "word", "ngram_range": list(NGRAMS),
+                     "token_pattern": TOKEN_PATTERN, "vocabulary_size": vocab, "max_model_words": MAX_MODEL_WORDS},
+        "classifier": {"kind": "LogisticRegression", "C": args.c, "class_weight": "balanced"},
+        "rows": {"total": len(rows), "train": len(train_rows), "heldout": len(heldout_rows)},
+        "heldout": {"model_only": held_model, "pipeline": held_pipeline},
+        "parity_max_abs_diff": diff,
+        "model_bytes": onnx_path.stat().st_size,
+        "versions": versions(),
+    }
+    (args.out / "softack.json").write_text(json.dumps(card, indent=2) + "\n")
+    print(f"wrote {onnx_path.relative_to(ROOT) if onnx_path.is_relative_to(ROOT) else onnx_path} "
+          f"({card['model_bytes']:,} bytes) and softack.json")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
