@@ -19,7 +19,7 @@ import numpy as np
 
 from softack.config import SoftAckConfig
 from softack.normalize import normalize
-from softack.onnx_model import MAX_MODEL_WORDS
+from softack.onnx_model import MAX_MODEL_WORDS, model_input
 from softack.rules import RuleMatcher, RuleVerdict
 
 from .prepare import DATA_FILE, ROOT, Row, load_data, load_swda, split
@@ -46,6 +46,13 @@ def build_pipeline(c: float = C, ngrams: tuple[int, int] = NGRAMS):
             ("lr", LogisticRegression(C=c, class_weight="balanced", max_iter=5000, random_state=SEED)),
         ]
     )
+
+
+def fit(train_rows: list[Row], c: float = C):
+    """Fit the pipeline on rows; deterministic for the same rows (lbfgs, fixed seed)."""
+    pipeline = build_pipeline(c)
+    pipeline.fit([model_input(normalize(r.text)) for r in train_rows], np.array([r.y for r in train_rows]))
+    return pipeline
 
 
 def pipeline_decisions(texts: list[str], scores: np.ndarray, threshold: float, matcher: RuleMatcher) -> np.ndarray:
@@ -148,25 +155,25 @@ def main(argv: list[str] | None = None) -> int:
     train_rows, heldout_rows = split(rows)
     if args.corpus is not None:
         train_rows = train_rows + load_swda(args.corpus, asr=True) + load_swda(args.corpus)
-    x_train = [normalize(r.text) for r in train_rows]
-    y_train = np.array([r.y for r in train_rows])
-    x_held = [normalize(r.text) for r in heldout_rows]
+    # The model reads model_input(normalised text); the rules read the normalised text itself.
+    x_train = [model_input(normalize(r.text)) for r in train_rows]
+    x_held = [model_input(normalize(r.text)) for r in heldout_rows]
+    held_norm = [normalize(r.text) for r in heldout_rows]
     y_held = np.array([r.y for r in heldout_rows])
     print(f"data: {len(rows)} rows from {args.data.name}; train {len(train_rows)}, held-out {len(heldout_rows)}"
           + (f" (+ corpus {args.corpus})" if args.corpus else ""))
 
     # ---- model fit ----
-    pipeline = build_pipeline(args.c)
-    pipeline.fit(x_train, y_train)
+    pipeline = fit(train_rows, args.c)
     vocab = len(pipeline.named_steps["tfidf"].vocabulary_)
     print(f"fit: TF-IDF word {NGRAMS} n-grams, {vocab} features; LogisticRegression C={args.c}")
 
     # ---- threshold on the held-out split ----
     matcher = RuleMatcher(SoftAckConfig())
     held_scores = pipeline.predict_proba(x_held)[:, 1]
-    threshold = choose_threshold(x_held, y_held, held_scores, matcher, args.max_missed)
+    threshold = choose_threshold(held_norm, y_held, held_scores, matcher, args.max_missed)
     held_model = rates(y_held, (held_scores >= threshold).astype(int))
-    held_pipeline = rates(y_held, pipeline_decisions(x_held, held_scores, threshold, matcher))
+    held_pipeline = rates(y_held, pipeline_decisions(held_norm, held_scores, threshold, matcher))
     print(f"threshold: {threshold:.4f} (highest with held-out pipeline missed <= {args.max_missed:.1%})")
     for name, r in (("model only", held_model), ("pipeline", held_pipeline)):
         print(f"held-out {name:10s}: false interrupt {r['false_interrupt']:.1%}  missed {r['missed_interrupt']:.1%}  "

@@ -20,9 +20,9 @@ _NON_WORD = re.compile(r"[^a-z0-9']+")
 # Spelling variants of the same backchannel sound, matched on the joined token string.
 # Order matters: multi-word forms first.
 _PHRASE_VARIANTS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
-    (re.compile(rf"(?<![a-z0-9']){pattern}(?![a-z0-9'])"), canonical)
+    (re.compile(rf"(?<![a-z0-9'])(?:{pattern})(?![a-z0-9'])"), canonical)
     for pattern, canonical in (
-        (r"uh ?h?uh+|uh ?hu|uhhu", "uhhuh"),
+        (r"uh ?huh+|uh ?hu|uhhu", "uhhuh"),
         (r"(?:m+ ?h+m+|um+ ?hu?m+|uh ?hu?m+|m+hm+|hm+ ?hm+)", "mhm"),
         (r"o k", "ok"),
         (r"o kay", "okay"),

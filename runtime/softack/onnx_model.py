@@ -16,13 +16,35 @@ import numpy as np
 
 logger = logging.getLogger("softack")
 
-__all__ = ["MODEL_ENV", "MODEL_FILENAME", "MAX_MODEL_WORDS", "ModelLoadError", "OnnxClassifier", "default_model_path"]
+__all__ = [
+    "MODEL_ENV",
+    "MODEL_FILENAME",
+    "MAX_MODEL_WORDS",
+    "ModelLoadError",
+    "OnnxClassifier",
+    "default_model_path",
+    "model_input",
+]
 
 MODEL_ENV = "SOFTACK_MODEL"
 MODEL_FILENAME = "softack.onnx"
 # The model reads the start of an utterance: whether someone is taking the floor shows in the
 # first words, and a bounded input keeps a 1,000-word transcript as cheap as a 50-word one.
 MAX_MODEL_WORDS = 48
+# Utterance boundaries as words, so bigrams can see how an utterance starts and ends: "do you"
+# opens many questions, while "do you" + end is an echo backchannel ("oh do you?").
+BOUNDARY_START, BOUNDARY_END = "xxbos", "xxeos"
+
+
+def model_input(normalized: str) -> str:
+    """What the model reads for a normalised utterance: its first words, between boundary markers.
+
+    Training and inference both call this, so the model never sees text the runtime would not send.
+    """
+    words = normalized.split(" ", MAX_MODEL_WORDS)
+    if len(words) > MAX_MODEL_WORDS:
+        normalized = " ".join(words[:MAX_MODEL_WORDS])
+    return f"{BOUNDARY_START} {normalized} {BOUNDARY_END}"
 
 
 class ModelLoadError(RuntimeError):
@@ -88,9 +110,6 @@ class OnnxClassifier:
 
     def score(self, normalized: str) -> float:
         """Probability that the normalised utterance is an interruption."""
-        words = normalized.split(" ", MAX_MODEL_WORDS)
-        if len(words) > MAX_MODEL_WORDS:
-            normalized = " ".join(words[:MAX_MODEL_WORDS])
-        x = np.array([[normalized]], dtype=object)
+        x = np.array([[model_input(normalized)]], dtype=object)
         probabilities = self._session.run([self._output], {self._input: x})[0]
         return float(probabilities[0][1])

@@ -1,0 +1,35 @@
+# softack: every target installs what it needs first, so a fresh clone needs nothing else.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+CORPUS ?=
+
+.PHONY: install train eval test demo bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[test]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+train: install
+	$(PY) -m training.prepare
+	$(PY) -m training.train $(if $(CORPUS),--corpus $(CORPUS))
+
+eval: install
+	$(PY) -m training.evaluate $(if $(CORPUS),--corpus $(CORPUS))
+
+test: install
+	$(PY) -m pytest
+
+demo: install
+	$(PY) -m softack.demo
+
+bench: install
+	$(PY) -m tests.benchmarks.run
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis build dist

@@ -1,0 +1,78 @@
+import logging
+
+from softack import BackchannelFilter, SoftAckConfig
+from softack.config import DEFAULT_INTERRUPT_KEYWORDS, DEFAULT_SOFT_ACKS, MAX_ENTRIES
+
+
+def test_defaults_hold_the_original_list(clean_env):
+    config = SoftAckConfig.from_env()
+    for word in ("okay", "yeah", "uhhuh", "ok", "hmm", "right"):
+        assert word in config.soft_acks
+    for word in ("but", "wait", "no", "stop"):
+        assert word in config.keywords
+    assert config.soft_acks == frozenset(DEFAULT_SOFT_ACKS)
+    assert config.keywords == frozenset(DEFAULT_INTERRUPT_KEYWORDS)
+
+
+def test_environment_replaces_the_list_and_is_normalised(clean_env, monkeypatch):
+    monkeypatch.setenv("LIVEKIT_SOFT_ACKS", " Uh-Huh , Sure,, cool ")
+    config = SoftAckConfig.from_env()
+    assert config.soft_acks == {"uhhuh", "sure", "cool"}
+
+
+def test_dotenv_is_found_upwards(clean_env):
+    (clean_env / ".env").write_text("LIVEKIT_SOFT_ACKS=gotcha,roger\n")
+    sub = clean_env / "a" / "b"
+    sub.mkdir(parents=True)
+    import os
+
+    os.chdir(sub)
+    assert SoftAckConfig.from_env().soft_acks == {"gotcha", "roger"}
+
+
+def test_environment_wins_over_dotenv(clean_env, monkeypatch):
+    (clean_env / ".env").write_text("LIVEKIT_SOFT_ACKS=gotcha\n")
+    monkeypatch.setenv("LIVEKIT_SOFT_ACKS", "roger")
+    assert SoftAckConfig.from_env().soft_acks == {"roger"}
+
+
+def test_malformed_values_warn_and_keep_defaults(clean_env, monkeypatch, caplog):
+    for bad in ["", ",,,", " , ; ", "!!!,???", ",".join(f"w{i}" for i in range(MAX_ENTRIES + 1)), "a b c d e f g h"]:
+        monkeypatch.setenv("LIVEKIT_SOFT_ACKS", bad)
+        with caplog.at_level(logging.WARNING, logger="softack"):
+            caplog.clear()
+            config = SoftAckConfig.from_env()
+        assert config.soft_acks == frozenset(DEFAULT_SOFT_ACKS), bad
+        assert any("LIVEKIT_SOFT_ACKS" in r.getMessage() for r in caplog.records), bad
+
+
+def test_keyword_list_is_configurable(clean_env, monkeypatch):
+    monkeypatch.setenv("LIVEKIT_INTERRUPT_KEYWORDS", "halt, hold on")
+    config = SoftAckConfig.from_env()
+    assert config.keywords == {"halt", "hold on"}
+
+
+def test_soft_ack_that_is_a_keyword_is_dropped_with_a_warning(caplog):
+    with caplog.at_level(logging.WARNING, logger="softack"):
+        config = SoftAckConfig(soft_acks={"yeah", "stop"})
+    assert "stop" not in config.soft_acks and "stop" in config.keywords
+    assert any("stop" in r.getMessage() for r in caplog.records)
+
+
+def test_unreadable_dotenv_keeps_defaults(clean_env, caplog):
+    path = clean_env / ".env"
+    path.write_bytes(b"LIVEKIT_SOFT_ACKS=\xff\xfe\x00bad\n")
+    with caplog.at_level(logging.WARNING, logger="softack"):
+        config = SoftAckConfig.from_env(dotenv_path=str(path))
+    assert config.soft_acks == frozenset(DEFAULT_SOFT_ACKS)
+
+
+def test_reload_at_run_time(clean_env, monkeypatch, classifier):
+    filt = BackchannelFilter(SoftAckConfig.from_env(), classifier)
+    assert filt.decide("gotcha", "speaking").reason.value != "soft_ack"
+    monkeypatch.setenv("LIVEKIT_SOFT_ACKS", "gotcha")
+    filt.reload_config()
+    d = filt.decide("gotcha", "speaking")
+    assert d.action.value == "ignore" and d.reason.value == "soft_ack"
+    # The old list is gone: "yeah" is no longer a soft-ack, so the model decides it.
+    assert filt.decide("yeah", "speaking").reason.value == "model"

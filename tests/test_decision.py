@@ -1,0 +1,121 @@
+"""The decision engine: rules, model and agent state, at the decision level."""
+
+import pytest
+
+from softack import Action, BackchannelFilter, Reason, SoftAckConfig
+
+
+# The four scenarios of the original design.
+def test_speaking_and_soft_acks_are_ignored(make_filter):
+    d = make_filter().decide("okay yeah uh-huh", "speaking", final=True)
+    assert (d.action, d.reason) == (Action.IGNORE, Reason.SOFT_ACK)
+    assert d.score is None  # the model was not needed
+
+
+def test_silent_agent_passes_yeah_through(make_filter):
+    for state in ("listening", "initializing"):
+        d = make_filter().decide("yeah", state, final=True)
+        assert (d.action, d.reason) == (Action.PASS_THROUGH, Reason.AGENT_SILENT)
+
+
+def test_speaking_and_no_stop_interrupts(make_filter):
+    d = make_filter().decide("no stop", "speaking")
+    assert (d.action, d.reason) == (Action.INTERRUPT, Reason.KEYWORD)
+    assert not d.provisional
+
+
+def test_keywords_win_over_soft_acks(make_filter):
+    d = make_filter().decide("yeah okay but wait", "speaking")
+    assert (d.action, d.reason, d.keyword) == (Action.INTERRUPT, Reason.KEYWORD, "but")
+
+
+def test_thinking_is_filtered_like_speaking(make_filter):
+    assert make_filter().decide("uh huh", "thinking").action is Action.IGNORE
+    assert make_filter().decide("wait", "thinking").action is Action.INTERRUPT
+
+
+def test_partial_ignore_is_provisional_final_is_not(make_filter):
+    filt = make_filter()
+    assert filt.decide("yeah", "speaking", final=False).provisional
+    assert not filt.decide("yeah", "speaking", final=True).provisional
+
+
+def test_streaming_interims_turn_into_an_interruption(make_filter):
+    filt = make_filter()
+    actions = [filt.decide(t, "speaking").action for t in ("yeah", "yeah okay", "yeah okay but", "yeah okay but wait")]
+    assert actions == [Action.IGNORE, Action.IGNORE, Action.INTERRUPT, Action.INTERRUPT]
+
+
+def test_empty_text_waits(make_filter):
+    for text in ("", "   ", "...", "\U0001f642"):
+        d = make_filter().decide(text, "speaking")
+        assert (d.action, d.reason) == (Action.WAIT, Reason.EMPTY), text
+
+
+def test_unreadable_script_interrupts_rather_than_dropping(make_filter):
+    d = make_filter().decide("\u4f60\u597d\uff0c\u7b49\u4e00\u4e0b", "speaking")
+    assert (d.action, d.reason) == (Action.INTERRUPT, Reason.UNRECOGNISED)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["what's the price of the blue one", "can you repeat that", "my order number is 4471",
+     "i want to talk to a human", "sorry, can I ask something", "what do you mean"],
+)
+def test_model_interrupts_on_substance(make_filter, text):
+    d = make_filter().decide(text, "speaking", final=True)
+    assert d.action is Action.INTERRUPT and d.reason is Reason.MODEL
+    assert d.score is not None and d.score >= make_filter().threshold
+
+
+@pytest.mark.parametrize("text", ["oh wow", "got it", "i see", "that's great", "mm-hmm", "oh really", "sure"])
+def test_model_ignores_backchannels_outside_the_list(make_filter, text):
+    d = make_filter().decide(text, "speaking", final=True)
+    assert d.action is Action.IGNORE, (text, d)
+
+
+def test_phrase_soft_ack_beats_its_own_keyword_but_not_a_bare_keyword(classifier):
+    filt = BackchannelFilter(SoftAckConfig(soft_acks={"yeah", "no way"}), classifier)
+    assert filt.decide("no way", "speaking").reason is Reason.SOFT_ACK
+    assert filt.decide("yeah no way", "speaking").reason is Reason.SOFT_ACK
+    assert filt.decide("no", "speaking").reason is Reason.KEYWORD
+    assert filt.decide("no way but", "speaking").reason is Reason.KEYWORD
+
+
+def test_multiword_keywords_match_only_as_phrases(make_filter):
+    filt = make_filter()
+    assert filt.decide("hold on", "speaking").keyword == "hold on"
+    assert filt.decide("okay hang on a sec", "speaking").keyword == "hang on"
+    assert filt.decide("one", "speaking").reason is not Reason.KEYWORD
+
+
+def test_rules_only_filter_interrupts_what_it_cannot_decide():
+    filt = BackchannelFilter(SoftAckConfig(), classifier=False)
+    assert filt.decide("yeah", "speaking").action is Action.IGNORE
+    d = filt.decide("oh wow", "speaking")
+    assert (d.action, d.reason) == (Action.INTERRUPT, Reason.FALLBACK)
+
+
+def test_model_failure_falls_back_to_interrupt_and_logs_once(classifier, caplog):
+    class Broken:
+        threshold = 0.5
+
+        def score(self, text):
+            raise RuntimeError("boom")
+
+    filt = BackchannelFilter(SoftAckConfig(), Broken())
+    with caplog.at_level("ERROR", logger="softack"):
+        first = filt.decide("oh wow", "speaking")
+        second = filt.decide("that's great", "speaking")
+    assert first.reason is Reason.FALLBACK and second.action is Action.INTERRUPT
+    assert sum("model failed" in r.getMessage() for r in caplog.records) == 1
+    # Rules still work while the model is broken.
+    assert filt.decide("yeah", "speaking").action is Action.IGNORE
+
+
+def test_update_options_on_a_live_filter(make_filter):
+    filt = make_filter()
+    filt.update_options(config=SoftAckConfig(soft_acks={"roger"}))
+    assert filt.decide("roger", "speaking").reason is Reason.SOFT_ACK
+    filt.update_options(threshold=0.999999)
+    assert filt.decide("tell me more about the fees", "speaking").action is Action.IGNORE

@@ -1,0 +1,47 @@
+"""The shipped ONNX model is the scikit-learn model trained on data/, score for score."""
+
+import hashlib
+import json
+
+import numpy as np
+import pytest
+
+from softack.normalize import normalize
+from softack.onnx_model import model_input
+from training.prepare import DATA_FILE, load_data, load_swda, split
+from training.train import fit
+
+from .conftest import ROOT, SWDA_VAL
+
+
+@pytest.fixture(scope="module")
+def refit():
+    train_rows, _ = split(load_data())
+    card = json.loads((ROOT / "model" / "softack.json").read_text())
+    return fit(train_rows, card["classifier"]["C"])
+
+
+def _compare(classifier, pipeline, texts):
+    normalized = [normalize(t) for t in texts]
+    sk = pipeline.predict_proba([model_input(n) for n in normalized])[:, 1]
+    ox = np.array([classifier.score(n) for n in normalized])
+    return float(np.max(np.abs(sk - ox)))
+
+
+def test_model_was_trained_on_this_data():
+    card = json.loads((ROOT / "model" / "softack.json").read_text())
+    assert card["training_data_sha256"] == hashlib.sha256(DATA_FILE.read_bytes()).hexdigest(), (
+        "data/ changed since model/ was exported: run `make train`"
+    )
+
+
+def test_parity_on_every_row_of_data(classifier, refit):
+    assert _compare(classifier, refit, [r.text for r in load_data()]) < 1e-4
+
+
+def test_parity_on_swda_validation(classifier, refit):
+    if not SWDA_VAL.is_dir():
+        pytest.fail(f"SwDA validation split not found at {SWDA_VAL} (CI has ../shared beside the clone)")
+    texts = [r.text for r in load_swda(SWDA_VAL)] + [r.text for r in load_swda(SWDA_VAL, asr=True)]
+    assert len(texts) > 2000
+    assert _compare(classifier, refit, texts) < 1e-4
