@@ -1,0 +1,239 @@
+"""`make bench`: what the gate costs and how fast it acts, measured in one run on this machine.
+
+Writes a table for a person to stdout and tests/benchmarks/results.json for tools. Timings live
+here, never in test asserts: shared machines are noisy, so comparisons are ratios within one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import platform
+import random
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from softack import BackchannelFilter, OnnxClassifier, SoftAckConfig, normalize
+from softack.onnx_model import model_input
+
+ROOT = Path(__file__).resolve().parents[2]
+RESULTS = Path(__file__).with_name("results.json")
+
+TARGETS = {
+    "decide_us.p99": ("<=", 80),
+    "rules_us.p99": ("<=", 10),
+    "sklearn_over_onnx": (">=", 8),
+    "cold_start_ms": ("<=", 150),
+    "model_bytes": ("<=", 2_000_000),
+    "rss_added_mb": ("<=", 40),
+    "decisions_per_s": (">=", 20_000),
+    "stop_after_transcript_ms.p99": ("<=", 30),
+    "backchannel_gap_ms.max": ("<=", 0),
+    "length_us.1000": ("<=", 2000),
+}
+
+
+def _pin_one_core() -> None:
+    if hasattr(os, "sched_setaffinity"):
+        try:
+            os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+        except OSError:
+            pass
+
+
+def utterances(n: int, seed: int = 0) -> list[str]:
+    """At least n varied utterances: every row of data/, plus longer mixes of them."""
+    from training.prepare import load_data
+
+    rng = random.Random(seed)
+    texts = [r.text for r in load_data()]
+    out = list(texts)
+    while len(out) < n:
+        k = rng.choice((2, 3, 5, 8))
+        out.append(" ".join(rng.choice(texts) for _ in range(k)))
+    rng.shuffle(out)
+    return out
+
+
+def timed_us(fn, items, repeat: int = 1) -> np.ndarray:
+    """Per-call wall time in microseconds, one call at a time."""
+    clock = time.perf_counter_ns
+    samples = np.empty(len(items) * repeat)
+    i = 0
+    for _ in range(repeat):
+        for item in items:
+            t0 = clock()
+            fn(item)
+            samples[i] = (clock() - t0) / 1e3
+            i += 1
+    return samples
+
+
+def pct(samples: np.ndarray) -> dict[str, float]:
+    return {
+        "p50": round(float(np.percentile(samples, 50)), 2),
+        "p99": round(float(np.percentile(samples, 99)), 2),
+        "max": round(float(samples.max()), 2),
+    }
+
+
+COLD_START = r"""
+import os, time, json
+def rss():
+    with open('/proc/self/status') as f:
+        for line in f:
+            if line.startswith('VmRSS:'):
+                return int(line.split()[1]) / 1024
+before = rss()
+t0 = time.perf_counter()
+import softack
+c = softack.OnnxClassifier()
+c.score('okay')
+t1 = time.perf_counter()
+print(json.dumps({"ms": (t1 - t0) * 1e3, "rss_added_mb": rss() - before}))
+"""
+
+
+def cold_start(runs: int = 7) -> tuple[float, float]:
+    ms, mb = [], []
+    for _ in range(runs):
+        out = subprocess.run([sys.executable, "-c", COLD_START], capture_output=True, text=True, check=True)
+        r = json.loads(out.stdout)
+        ms.append(r["ms"])
+        mb.append(r["rss_added_mb"])
+    return statistics.median(ms), statistics.median(mb)
+
+
+def bench_core(n: int) -> dict:
+    classifier = OnnxClassifier()
+    full = BackchannelFilter(SoftAckConfig(), classifier)
+    rules = BackchannelFilter(SoftAckConfig(), classifier=False)
+    texts = utterances(n)
+    # Warm-up: first calls pay for lazy initialisation inside onnxruntime.
+    for t in texts[:500]:
+        full.decide(t, "speaking")
+    gc.disable()
+    try:
+        decide = timed_us(lambda t: full.decide(t, "speaking"), texts)
+        rules_only = timed_us(lambda t: rules.decide(t, "speaking"), texts)
+        normalized = [normalize(t) for t in texts]
+        model = timed_us(classifier.score, normalized)
+
+        # Throughput: back-to-back decisions for ~2 s on one core.
+        count, t0 = 0, time.perf_counter()
+        while time.perf_counter() - t0 < 2.0:
+            for t in texts[:2000]:
+                full.decide(t, "speaking")
+            count += 2000
+        per_s = count / (time.perf_counter() - t0)
+
+        # ONNX against scikit-learn, one utterance at a time, pair by pair.
+        from training.prepare import load_data, split
+        from training.train import fit
+
+        train_rows, _ = split(load_data())
+        card = json.loads((ROOT / "model" / "softack.json").read_text())
+        pipeline = fit(train_rows, card["classifier"]["C"])
+        sample = normalized[:2000]
+        ratios = []
+        clock = time.perf_counter_ns
+        for t in sample:
+            x = model_input(t)
+            a = clock()
+            pipeline.predict_proba([x])
+            b = clock()
+            classifier.score(t)
+            c = clock()
+            ratios.append((b - a) / max(1, c - b))
+
+        # Cost against length.
+        rng = random.Random(1)
+        vocab = " ".join(texts[:3000]).split()
+        lengths = {}
+        for words in (1, 10, 100, 1000):
+            items = [" ".join(rng.choice(vocab) for _ in range(words)) for _ in range(300)]
+            lengths[str(words)] = round(float(np.percentile(timed_us(lambda t: full.decide(t, "speaking"), items), 99)), 2)
+    finally:
+        gc.enable()
+
+    cold_ms, rss_mb = cold_start()
+    return {
+        "utterances": len(texts),
+        "decide_us": pct(decide),
+        "rules_us": pct(rules_only),
+        "model_us": pct(model),
+        "sklearn_over_onnx": round(float(np.median(ratios)), 2),
+        "decisions_per_s": round(per_s),
+        "cold_start_ms": round(cold_ms, 1),
+        "model_bytes": classifier.path.stat().st_size,
+        "rss_added_mb": round(rss_mb, 1),
+        "length_us": lengths,
+    }
+
+
+def machine() -> dict:
+    import onnxruntime
+
+    cpu = platform.processor() or ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(), "onnxruntime": onnxruntime.__version__}
+
+
+def lookup(results: dict, dotted: str):
+    value = results
+    for part in dotted.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
+
+
+def report(results: dict) -> str:
+    lines = ["| measure | value | target | met |", "|---|---|---|---|"]
+    for key, (op, target) in TARGETS.items():
+        value = lookup(results, key)
+        met = "n/a" if value is None else ("yes" if (value <= target if op == "<=" else value >= target) else "NO")
+        lines.append(f"| {key} | {value} | {op} {target} | {met} |")
+    lines.append("")
+    lines.append(f"decide_us {results['decide_us']}  rules_us {results['rules_us']}  model_us {results['model_us']}")
+    lines.append(f"length_us (p99) {results['length_us']}")
+    if "session" in results:
+        lines.append(f"session {results['session']}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("-n", type=int, default=12_000, help="utterances for the latency runs (>= 10,000)")
+    ap.add_argument("--session-runs", type=int, default=50, help="AgentSession stop-latency runs")
+    ap.add_argument("--no-write", action="store_true", help="print only; leave results.json alone")
+    args = ap.parse_args(argv)
+
+    _pin_one_core()
+    results = {"machine": machine(), **bench_core(args.n)}
+    try:
+        from .session import bench_session
+    except ImportError:
+        bench_session = None
+    if bench_session is not None:
+        results.update(bench_session(args.session_runs))
+    print(report(results))
+    if not args.no_write:
+        RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+        print(f"wrote {RESULTS.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
