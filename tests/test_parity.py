@@ -18,7 +18,7 @@ from .conftest import ROOT, SWDA_VAL
 def refit():
     train_rows, _ = split(load_data())
     card = json.loads((ROOT / "model" / "softack.json").read_text())
-    return fit(train_rows, card["classifier"]["C"])
+    return fit(train_rows, card["classifier"]["C"], card["classifier"]["max_features"])
 
 
 def _compare(classifier, pipeline, texts):

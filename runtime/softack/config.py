@@ -30,9 +30,11 @@ __all__ = [
 SOFT_ACKS_ENV = "LIVEKIT_SOFT_ACKS"
 KEYWORDS_ENV = "LIVEKIT_INTERRUPT_KEYWORDS"
 
-# The original design's list; the normaliser folds "uh-huh", "uh huh", "uh-hu", "mm-hmm",
-# "mm hmm", "um-hum", "hm" and friends into these, so each entry covers its STT spellings.
-DEFAULT_SOFT_ACKS: tuple[str, ...] = ("okay", "yeah", "uhhuh", "ok", "hmm", "right", "mhm")
+# The original design's list, plus the label policy's "mm-hmm" and fillers. The normaliser folds
+# "uh-huh", "uh huh", "uh-hu", "mm-hmm", "mm hmm", "um-hum", "hm", "umm" and friends into these,
+# so each entry covers its STT spellings. A filler alone is a sound, not a turn; "um" that opens a
+# real sentence is decided on the words that follow (the ignore is provisional until then).
+DEFAULT_SOFT_ACKS: tuple[str, ...] = ("okay", "yeah", "uhhuh", "ok", "hmm", "right", "mhm", "mm", "um", "uh")
 
 # Words and phrases that always take the floor, whatever surrounds them. Kept to words that are
 # rarely part of a backchannel: "enough" is not here because of "fair enough", "what" not because

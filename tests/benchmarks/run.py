@@ -140,7 +140,7 @@ def bench_core(n: int) -> dict:
 
         train_rows, _ = split(load_data())
         card = json.loads((ROOT / "model" / "softack.json").read_text())
-        pipeline = fit(train_rows, card["classifier"]["C"])
+        pipeline = fit(train_rows, card["classifier"]["C"], card["classifier"]["max_features"])
         sample = normalized[:2000]
         ratios = []
         clock = time.perf_counter_ns
