@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 CORPUS ?=
 
-.PHONY: install train eval test demo bench clean
+.PHONY: install train eval test demo bench fuzz clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,11 @@ demo: install
 
 bench: install
 	$(PY) -m tests.benchmarks.run
+
+# The property-based tests of `make test`, with a larger budget (FUZZ=examples per property).
+FUZZ ?= 20000
+fuzz: install
+	SOFTACK_FUZZ_EXAMPLES=$(FUZZ) $(PY) -m pytest -q tests/test_robustness.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis build dist
