@@ -163,10 +163,13 @@ def build_server():  # type: ignore[no-untyped-def]
     from livekit.agents import AgentServer, AgentSession, JobContext, JobProcess, inference
     from livekit.plugins import deepgram, silero
 
+    from softack import BackchannelFilter
     from softack.gate import BackchannelEvent, SoftAckAgent, turn_handling
 
     def prewarm(proc: JobProcess) -> None:
         proc.userdata["vad"] = silero.VAD.load()
+        # the model and the lists (LIVEKIT_SOFT_ACKS, LIVEKIT_INTERRUPT_KEYWORDS), once per process
+        proc.userdata["backchannel_filter"] = BackchannelFilter()
 
     server = AgentServer(setup_fnc=prewarm)
 
@@ -181,7 +184,10 @@ def build_server():  # type: ignore[no-untyped-def]
             tts=_make_tts(settings.tts),
             turn_handling=turn_handling(turn_detection=turn_detection),
         )
-        agent = SoftAckAgent(instructions=settings.instructions)
+        agent = SoftAckAgent(
+            instructions=settings.instructions,
+            backchannel_filter=ctx.proc.userdata["backchannel_filter"],
+        )
 
         @agent.on("backchannel")
         def _on_backchannel(ev: BackchannelEvent) -> None:

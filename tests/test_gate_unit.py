@@ -33,7 +33,7 @@ class FakeSession(rtc.EventEmitter):
         super().__init__()
         self.agent_state = agent_state
         self.user_state = "listening"
-        self.options = SimpleNamespace(aec_warmup_duration=None)
+        self.options = SimpleNamespace(aec_warmup_duration=None, interruption=interruption_options())
         self.interrupts = 0
 
     def interrupt(self, *, force: bool = False) -> asyncio.Future[None]:
@@ -307,3 +307,12 @@ async def test_stt_errors_propagate(make_filter):
             seen.append(e)
     assert len(seen) == 1
     assert not session._events.get("agent_state_changed")  # listeners removed
+
+
+async def test_options_that_defeat_the_gate_are_reported(make_filter, caplog):
+    session = FakeSession()
+    session.options.interruption = {"mode": "adaptive", "min_words": 0, "resume_false_interruption": True, "false_interruption_timeout": 2.0}
+    with caplog.at_level(logging.WARNING, logger="softack"):
+        h = await Harness.start(make_filter, session)
+    assert "adaptive" in caplog.text and "min_words=0" in caplog.text and "resume_false_interruption" in caplog.text
+    await h.close()

@@ -138,6 +138,18 @@ SCENARIOS: tuple[Scenario, ...] = (
     ),
 )
 
+# Row names for the closing table.
+SHORT_TITLES = {
+    "a": "okay / yeah / uh-huh while the agent talks",
+    "b": "yeah, agent silent",
+    "c": "no stop",
+    "d": "yeah > yeah okay > ... but wait",
+    "e": "what's the price of the blue one",
+    "f": "slow STT: yeah, later stop",
+    "g": "a laugh; 3 s of speech with no text",
+    "h": "yeah to the agent's closing question",
+}
+
 STOCK_DEFAULTS = {"turn_detection": "vad", "interruption": {"mode": "vad"}}
 STOCK_TWO_WORDS = {"turn_detection": "vad", "interruption": {"mode": "vad", "min_words": 2}}
 CONFIGS = (
@@ -208,7 +220,8 @@ def _timeline(run: ScenarioRun) -> list[str]:
     for e in run.offline.full_timeline():
         if e.source == "user":
             continue  # the VAD lines say the same
-        lines.append(f"   {e.t:6.2f}s  {e.source:<8} {e.what}")
+        what = e.what if len(e.what) <= 100 else e.what[:96] + ' ..."'
+        lines.append(f"   {e.t:6.2f}s  {e.source:<8} {what}")
     return lines
 
 
@@ -220,13 +233,20 @@ def _verdict(run: ScenarioRun) -> str:
             parts.append(f'"{name}": FALSE INTERRUPTION')
         elif o.missed:
             parts.append(f'"{name}": MISSED')
+        elif o.expected == "ignore" and o.gap:
+            parts.append(f'"{name}": agent paused for {o.gap:.1f} s, then went on')
         elif o.expected == "ignore":
             parts.append(f'"{name}": ignored, agent played on')
         elif o.expected == "interrupt":
-            latency = ""
-            if o.decisive_text_at is not None and o.stopped_at is not None:
-                latency = f" {1e3 * (o.stopped_at - o.decisive_text_at):.0f} ms after the deciding transcript"
-            parts.append(f'"{name}": agent stopped{latency}')
+            when = ""
+            if o.stopped_at is not None:
+                onset = run.offline.clock.wall(o.speech.start)
+                when = f" {o.stopped_at - onset:.2f} s after the voice began"
+                if o.decisive_text_at is not None:
+                    when += f", {1e3 * (o.stopped_at - o.decisive_text_at):.0f} ms after the deciding transcript"
+                elif o.first_text_at is None or o.stopped_at < o.first_text_at:
+                    when += ", before any words"
+            parts.append(f'"{name}": agent stopped{when}')
         else:
             parts.append(f'"{name}": user turn, agent replied')
     gaps = run.gaps
@@ -251,8 +271,7 @@ def _table(results: dict[str, dict[str, ScenarioRun]]) -> list[str]:
     rule = "-" * len(head)
     lines = [head, sub, rule]
     for name, runs in results.items():
-        title = runs["gate"].scenario.title
-        title = title if len(title) <= 42 else title[:41] + "…"
+        title = SHORT_TITLES.get(name, runs["gate"].scenario.title)[:42]
         lines.append(f"{name + ' ' + title:<44}" + "".join(f" | {_cell([runs[k]]):<19}" for _, k in CONFIGS))
     lines.append(rule)
     lines.append(

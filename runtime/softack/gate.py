@@ -323,7 +323,26 @@ class _Gate:
 
     # -- the stt_node generator -----------------------------------------------------------------
 
+    def _check_session_options(self) -> None:
+        options = getattr(self._session.options, "interruption", None)
+        if not options:
+            return
+        problems = []
+        if options.get("mode") != "vad":
+            problems.append(f"mode={options.get('mode')!r} (the adaptive detector decides, not the gate)")
+        if options.get("min_words", 0) < 1:
+            problems.append("min_words=0 (voice alone stops the agent before the gate decides)")
+        if options.get("resume_false_interruption") and options.get("false_interruption_timeout") is not None:
+            problems.append("resume_false_interruption=True (voice alone pauses the agent's audio)")
+        if problems:
+            logger.warning(
+                "softack gate: the session's interruption options defeat the grace period: %s; "
+                "create the session with turn_handling=softack.gate.turn_handling()",
+                "; ".join(problems),
+            )
+
     async def run(self, source: AsyncIterable[Any]) -> AsyncIterator[Any]:
+        self._check_session_options()
         self._session.on("agent_state_changed", self._on_agent_state)
         self._session.on("user_state_changed", self._on_user_state)
         reader = asyncio.create_task(self._read(source), name="softack.gate.read")

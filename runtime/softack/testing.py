@@ -133,7 +133,12 @@ def read_wav(path: str | Path) -> tuple[np.ndarray, int]:
 
 
 class LiveAudioInput(AudioInput):
-    """A microphone: 20 ms frames in real time, silence unless audio was queued.
+    """A microphone: 20 ms frames in real time, silence unless audio was placed on its timeline.
+
+    Frame ``k`` holds the samples of [t0 + k * frame_duration, t0 + (k + 1) * frame_duration)
+    and is delivered at the end of that span, t0 being when the first frame was asked for. Audio is placed on that timeline at a wall-clock time
+    (``push_audio(samples, at=...)``), so a reader that falls behind gets the right audio late,
+    never audio early or shifted.
 
     Args:
         sample_rate: samples per second of every frame.
@@ -143,61 +148,74 @@ class LiveAudioInput(AudioInput):
     def __init__(self, *, sample_rate: int = 16000, frame_duration: float = 0.02) -> None:
         super().__init__(label="LiveAudioInput")
         self.sample_rate = sample_rate
-        self._samples_per_frame = int(sample_rate * frame_duration)
-        self._queue: deque[rtc.AudioFrame] = deque()
-        self._next_due: float | None = None
+        self.frame_duration = frame_duration
+        self._n = int(sample_rate * frame_duration)
+        self._t0: float | None = None
+        self._index = 0
+        # (first sample, samples) on the timeline; placed before the first frame they wait for t0
+        self._placed: list[tuple[int, np.ndarray]] = []
+        self._pending: list[tuple[float | None, np.ndarray]] = []
+        self._end_sample = 0  # where audio placed "after what is queued" begins
         self._closed = False
 
-    def push_audio(self, samples: np.ndarray) -> None:
-        """Queue int16 mono samples (at ``sample_rate``) to be heard after what is already queued."""
+    def push_audio(self, samples: np.ndarray, *, at: float | None = None) -> float:
+        """Place int16 mono samples (at ``sample_rate``) to be heard from wall-clock time ``at``
+        (default: now, or after audio already placed). Returns when they start (wall clock)."""
         samples = np.asarray(samples, dtype=np.int16)
-        n = self._samples_per_frame
-        for i in range(0, len(samples), n):
-            chunk = samples[i : i + n]
-            if len(chunk) < n:
-                chunk = np.concatenate([chunk, np.zeros(n - len(chunk), dtype=np.int16)])
-            self._queue.append(self._frame(chunk))
+        if self._t0 is None:
+            self._pending.append((at, samples))
+            return at if at is not None else time.time()
+        if at is None:
+            first = max(self._end_sample, self._index * self._n)
+        else:
+            first = max(0, round((at - self._t0) * self.sample_rate))
+        self._placed.append((first, samples))
+        self._end_sample = max(self._end_sample, first + len(samples))
+        return self._t0 + first / self.sample_rate
 
-    def push_wav(self, path: str | Path) -> float:
-        """Queue a mono 16-bit WAV file at this input's sample rate; returns its duration."""
+    def push_wav(self, path: str | Path, *, at: float | None = None) -> float:
+        """Place a mono 16-bit WAV file at this input's sample rate (see ``push_audio``);
+        returns its duration."""
         samples, rate = read_wav(path)
         if rate != self.sample_rate:
             raise ValueError(f"{path} is {rate} Hz; this input runs at {self.sample_rate} Hz")
-        self.push_audio(samples)
+        self.push_audio(samples, at=at)
         return len(samples) / rate
 
     def close(self) -> None:
         """End the stream: the session's audio forwarding stops."""
         self._closed = True
 
-    def _frame(self, samples: np.ndarray) -> rtc.AudioFrame:
-        return rtc.AudioFrame(
-            data=samples.tobytes(),
-            sample_rate=self.sample_rate,
-            num_channels=1,
-            samples_per_channel=len(samples),
-        )
-
     async def __anext__(self) -> rtc.AudioFrame:
         if self._closed:
             raise StopAsyncIteration
-        loop = asyncio.get_running_loop()
-        now = loop.time()
-        if self._next_due is None or self._next_due < now - 0.2:
-            # first frame, or the reader stalled: resynchronise instead of flooding
-            self._next_due = now
-        delay = self._next_due - now
+        if self._t0 is None:
+            self._t0 = time.time()
+            pending, self._pending = self._pending, []
+            for at, samples in pending:
+                self.push_audio(samples, at=at)
+        # like a sound card, a frame is delivered once all of it has been captured
+        due = self._t0 + (self._index + 1) * self.frame_duration
+        delay = due - time.time()
         if delay > 0:
             await asyncio.sleep(delay)
         if self._closed:
             raise StopAsyncIteration
-        frame = (
-            self._queue.popleft()
-            if self._queue
-            else self._frame(np.zeros(self._samples_per_frame, dtype=np.int16))
+        lo, hi = self._index * self._n, (self._index + 1) * self._n
+        frame = np.zeros(self._n, dtype=np.int16)
+        keep = []
+        for first, samples in self._placed:
+            last = first + len(samples)
+            if first < hi and last > lo:
+                a, b = max(first, lo), min(last, hi)
+                frame[a - lo : b - lo] = samples[a - first : b - first]
+            if last > hi:
+                keep.append((first, samples))
+        self._placed = keep
+        self._index += 1
+        return rtc.AudioFrame(
+            data=frame.tobytes(), sample_rate=self.sample_rate, num_channels=1, samples_per_channel=self._n
         )
-        self._next_due += frame.duration
-        return frame
 
 
 # -------------------------------------------------------------------------------------- output
@@ -1162,7 +1180,8 @@ class UtteranceOutcome:
         first_text_at: wall-clock time of the utterance's first transcript with words.
         decisive_text_at: wall-clock time of the transcript the gate interrupted on, if it did.
         gap: seconds of silence inside the agent's audio meanwhile (pauses and underruns).
-        agent_was_speaking: the agent's audio was playing when the user's voice began.
+        agent_was_speaking: the agent's audio was playing when the user's voice began and still
+            when the first words arrived (or was stopped in between).
     """
 
     speech: UserSpeech
@@ -1335,10 +1354,13 @@ def _judge(scenario: Scenario, off: OfflineSession, run: ScenarioRun) -> list[Ut
         resumed_pauses = [p for p, r in zip(out.pauses, out.resumes) if start <= p < end]
         o.paused = bool(resumed_pauses)
         o.gap = sum(g.duration for g in run.gaps if start <= g.start < end)
-        o.agent_was_speaking = out.audible_at(start)
         texts = [e for e in off.stt.emitted if e.speech == rank and e.text.strip()]
         if texts:
             o.first_text_at = texts[0].at
+        # whether there was anything to interrupt by the time the words could be known
+        o.agent_was_speaking = out.audible_at(start) and (
+            o.first_text_at is None or out.audible_at(o.first_text_at) or o.stopped_at is not None
+        )
         o.reached_llm = rank in reached
         for ev in run.decisions:
             if ev.decision.interrupts and start <= ev.created_at < end:
