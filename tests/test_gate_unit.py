@@ -283,12 +283,20 @@ async def test_empty_transcripts_are_not_judged(make_filter):
 async def test_echo_cancellation_warm_up_is_respected(make_filter):
     """While LiveKit's AEC warm-up runs, barge-in is off: the gate releases the words but leaves
     stopping the agent to the user turn the framework commits."""
-    session = FakeSession(agent_state="listening")
+    session = FakeSession(agent_state="initializing")
     session.options.aec_warmup_duration = 3.0
     h = await Harness.start(make_filter, session)
     session.set_agent("speaking")
     await h.send(ev(T.INTERIM_TRANSCRIPT, "stop"))
     assert h.texts() == ["stop"] and session.interrupts == 0
+    await h.close()
+    # a gate that starts mid-session (after a handoff) finds the warm-up over
+    late = FakeSession(agent_state="listening")
+    late.options.aec_warmup_duration = 3.0
+    h = await Harness.start(make_filter, late)
+    late.set_agent("speaking")
+    await h.send(ev(T.INTERIM_TRANSCRIPT, "stop"))
+    assert late.interrupts == 1
     await h.close()
 
 

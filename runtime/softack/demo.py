@@ -22,7 +22,6 @@ import logging
 import sys
 import time
 from collections.abc import Sequence
-from pathlib import Path
 
 from livekit.agents import Agent
 

@@ -318,6 +318,9 @@ class _Gate:
         self._swallowed: list[_Swallowed] = []
         self._user_speaking = session.user_state == "speaking"
         self._no_text_timer: asyncio.TimerHandle | None = None
+        # LiveKit's echo-cancellation warm-up runs from the session's first speech; a gate that
+        # starts later (after a handoff) finds it over
+        self._warmup_pending = session.agent_state == "initializing"
         self._first_speaking_at: float | None = None
         self._closed = False
 
@@ -509,7 +512,8 @@ class _Gate:
     # -- session events -----------------------------------------------------------------------
 
     def _on_agent_state(self, ev: Any) -> None:
-        if ev.new_state == "speaking" and self._first_speaking_at is None:
+        if ev.new_state == "speaking" and self._warmup_pending:
+            self._warmup_pending = False
             self._first_speaking_at = time.time()
         if ev.old_state not in FILTERED_AGENT_STATES or ev.new_state in FILTERED_AGENT_STATES:
             return

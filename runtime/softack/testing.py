@@ -27,7 +27,6 @@ import asyncio
 import contextlib
 import time
 import wave
-from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -1024,6 +1023,7 @@ class OfflineSession:
         self.session.input.audio = self.audio_input
         self.session.output.audio = self.audio_output
         self.timeline: list[TimelineEntry] = []
+        self.closed_at: float | None = None
         self._pre_start: list[TimelineEntry] = []
         self._subscribe()
 
@@ -1050,6 +1050,8 @@ class OfflineSession:
 
     async def aclose(self) -> None:
         """Stop the session now (whatever the agent is saying is cut) and close it."""
+        self.closed_at = time.time()
+        self.note("run", "end of the run: the session is closed")
         with contextlib.suppress(RuntimeError):
             self.session.interrupt(force=True)
         await self.session.aclose()
@@ -1096,6 +1098,8 @@ class OfflineSession:
                     entries.append(TimelineEntry(self.clock.rel(ev.at), "stt", f'{kind} "{ev.text}"'))
             out = self.audio_output
             for s in out.stops:
+                if self.closed_at is not None and s.cleared_at >= self.closed_at:
+                    continue  # cut by closing the session, not by anything in the scenario
                 if s.was_playing:
                     entries.append(TimelineEntry(self.clock.rel(s.at), "audio", f"agent audio stops ({s.dropped:.1f}s unplayed)"))
             for p in out.pauses:
@@ -1106,6 +1110,9 @@ class OfflineSession:
                 entries.append(TimelineEntry(self.clock.rel(g.start), "audio", f"agent audio gap ({g.cause}, {g.duration * 1000:.0f} ms)"))
             for start in out.segment_starts:
                 entries.append(TimelineEntry(self.clock.rel(start), "audio", "agent audio starts"))
+        if self.closed_at is not None:
+            end = self.clock.rel(self.closed_at)
+            entries = [e for e in entries if e.t < end or e.source == "run"]
         entries.sort(key=lambda e: e.t)
         return entries
 
