@@ -47,7 +47,7 @@ SCENARIOS: tuple[Scenario, ...] = (
         user=(
             UserSpeech.say("okay", at=1.0),
             UserSpeech.say("yeah", at=2.6),
-            UserSpeech.say("uh-huh", at=4.2),
+            UserSpeech.say("uh-huh", at=4.6),
         ),
         expect=("ignore", "ignore", "ignore"),
         duration=9.0,
@@ -130,7 +130,8 @@ SCENARIOS: tuple[Scenario, ...] = (
         name="h",
         title='the agent ends on a question; the user\'s "yeah" overlaps its last second',
         agent_says="Would you like me to book the blue one for you?",
-        user=(UserSpeech.say("yeah", at=2.0),),
+        # the question plays 0.0-2.8 s; "yeah" is spoken 1.8-2.15 s, in its last second
+        user=(UserSpeech.say("yeah", at=1.8),),
         expect=("turn",),
         duration=5.5,
         replies={"yeah": "Great, it's booked."},
