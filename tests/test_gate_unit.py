@@ -324,3 +324,13 @@ async def test_options_that_defeat_the_gate_are_reported(make_filter, caplog):
         h = await Harness.start(make_filter, session)
     assert "adaptive" in caplog.text and "min_words=0" in caplog.text and "resume_false_interruption" in caplog.text
     await h.close()
+
+
+async def test_thinking_counts_as_talking(make_filter):
+    """While the agent prepares its reply (thinking), a backchannel is held like while it speaks."""
+    h = await Harness.start(make_filter, FakeSession(agent_state="thinking"), answer_window=0.0)
+    await h.send(ev(T.FINAL_TRANSCRIPT, "mhm"), ev(T.END_OF_SPEECH))
+    assert h.texts() == [] and [b.transcript for b in h.named("backchannel")] == ["mhm"]
+    await h.send(ev(T.INTERIM_TRANSCRIPT, "wait"))
+    assert h.texts() == ["wait"] and h.session.interrupts == 1
+    await h.close()
