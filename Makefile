@@ -18,6 +18,7 @@ install: $(STAMP)
 train: install
 	$(PY) -m training.prepare
 	$(PY) -m training.train $(if $(CORPUS),--corpus $(CORPUS))
+	$(PY) -m training.evaluate
 
 eval: install
 	$(PY) -m training.evaluate $(if $(CORPUS),--corpus $(CORPUS))

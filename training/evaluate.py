@@ -129,6 +129,56 @@ def plot(results: dict[str, dict[str, dict]], path: Path, system: str) -> None:
     plt.close(fig)
 
 
+def write_model_card(path: Path, card: dict, table: list[str], eval_dir: Path) -> None:
+    """model/MODEL_CARD.md from the training metadata and this evaluation, so the two never disagree."""
+    held = card["heldout"]["pipeline"]
+    v = card["versions"]
+    text = f"""# Model card: softack interruption classifier
+
+**What it does.** Given the normalised text of what a user said while a voice agent was speaking,
+returns P(interrupt): the probability that the user wants the floor, as opposed to a backchannel
+("yeah", "uh-huh", "oh really") that should let the agent keep talking. It runs after the
+deterministic rules (soft-ack list, interrupt keywords) for text they leave undecided.
+
+**Model.** TF-IDF over character {card["features"]["ngram_range"][0]}-{card["features"]["ngram_range"][1]}-grams
+of the normalised text between boundary words (`xxbos … xxeos`, first {card["features"]["max_model_words"]} words),
+pruned to the {card["features"]["vocabulary_size"]:,} n-grams with the largest weights, then logistic regression
+(C={card["classifier"]["C"]}, balanced classes). Exported with skl2onnx; the L2 normaliser and idf
+product are rewritten into faster standard ops, and a parity check against scikit-learn
+(max |difference| {card["parity_max_abs_diff"]:.1e} on every training row) guards the export.
+File: `model/softack.onnx`, {card["model_bytes"]:,} bytes; the threshold travels inside it as metadata.
+
+**Threshold.** {card["threshold"]:.4f}: {card["threshold_rule"]}.
+
+**Training data.** `data/utterances.csv` only ({card["rows"]["total"]:,} rows written for this project;
+sha256 `{card["training_data_sha256"][:16]}…`), split by a hash of the normalised text:
+{card["rows"]["train"]:,} train, {card["rows"]["heldout"]:,} held out. No SwDA or other corpus text.
+
+**Held-out split (rules + model):** false interrupt {held["false_interrupt"]:.1%}, missed interrupt
+{held["missed_interrupt"]:.1%} (n={held["n"]}). The held-out backchannels include deliberately hard
+echo questions ("oh did she?"), which account for most of its false interrupts.
+
+**Evaluation** (`make eval`; judged as if the agent were speaking, final transcripts; false
+interrupt / missed interrupt). SwDA is the Switchboard Dialog Act corpus, validation split,
+turn-initial utterances mapped as in the label policy: speech nobody on this project wrote.
+SwDA's training split was used as a development set for design choices (features, pruning,
+threshold rule); the validation split only for reporting.
+
+{chr(10).join(table)}
+
+Confusion matrices: `{eval_dir.name}/report.md` and `{eval_dir.name}/confusion.png`.
+
+**Limits.** Text only: the same words can be a backchannel or an answer ("yeah" to a question, "okay"
+closing a call) and the model cannot hear prosody or see the agent's last sentence. It is English
+only: text in another script is not scored and interrupts (never dropped). Keywords always interrupt, so
+"oh no" (sympathy) and "no way" (surprise) stop the agent unless "no way" is added to the soft-acks.
+
+**Versions.** Python {v["python"]}, scikit-learn {v["scikit-learn"]}, skl2onnx {v["skl2onnx"]},
+onnxruntime {v["onnxruntime"]}, numpy {v["numpy"]}.
+"""
+    path.write_text(text)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", type=Path, default=None, help="the .onnx to evaluate (default: the shipped one)")
@@ -175,6 +225,11 @@ def main(argv: list[str] | None = None) -> int:
     (args.out / "results.json").write_text(json.dumps(figures, indent=2) + "\n")
     plot(results, args.out / "confusion.png", "softack: rules + model")
     print(f"wrote {args.out}/report.md, results.json, confusion.png")
+    card_json = ROOT / "model" / "softack.json"
+    if args.model is None and args.out == ROOT / "model" / "eval" and card_json.is_file():
+        table = [l for l in lines if l.startswith("|")]
+        write_model_card(ROOT / "model" / "MODEL_CARD.md", json.loads(card_json.read_text()), table, args.out)
+        print("wrote model/MODEL_CARD.md")
     return 0
 
 
