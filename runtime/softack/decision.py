@@ -9,7 +9,7 @@ from __future__ import annotations
 import enum
 import logging
 import time
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from .config import SoftAckConfig
 from .normalize import has_word_characters, normalize
@@ -41,9 +41,8 @@ class Reason(str, enum.Enum):
     FALLBACK = "fallback"  # the model failed; the safe answer is to yield
 
 
-@dataclass(frozen=True, slots=True)
-class Decision:
-    """What to do with one transcript.
+class Decision(NamedTuple):
+    """What to do with one transcript (immutable; a NamedTuple because it is built on the hot path).
 
     Attributes:
         action: ignore, interrupt, pass-through or wait.
@@ -123,18 +122,21 @@ class BackchannelFilter:
         Returns:
             The ``Decision``. Never raises for any ``str``.
         """
+        if not isinstance(text, str):
+            text = str(text)
+        if not logger.isEnabledFor(logging.DEBUG):
+            return self._decide(text, agent_state, final)
         started = time.perf_counter()
-        decision = self._decide(text if isinstance(text, str) else str(text), agent_state, final)
-        if logger.isEnabledFor(logging.DEBUG):
-            logger.debug(
-                "decision %s reason=%s score=%s provisional=%s took=%.1fus text=%r",
-                decision.action.value,
-                decision.reason.value,
-                "-" if decision.score is None else f"{decision.score:.3f}",
-                decision.provisional,
-                (time.perf_counter() - started) * 1e6,
-                decision.text[:80],
-            )
+        decision = self._decide(text, agent_state, final)
+        logger.debug(
+            "decision %s reason=%s score=%s provisional=%s took=%.1fus text=%r",
+            decision.action.value,
+            decision.reason.value,
+            "-" if decision.score is None else f"{decision.score:.3f}",
+            decision.provisional,
+            (time.perf_counter() - started) * 1e6,
+            decision.text[:80],
+        )
         return decision
 
     def _decide(self, text: str, agent_state: str, final: bool) -> Decision:

@@ -10,7 +10,7 @@ phrase, while "no" alone still interrupts.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from .config import SoftAckConfig
 
@@ -23,8 +23,7 @@ class RuleVerdict(str, enum.Enum):
     UNDECIDED = "undecided"
 
 
-@dataclass(frozen=True, slots=True)
-class RuleResult:
+class RuleResult(NamedTuple):
     verdict: RuleVerdict
     matched: str | None = None  # the keyword that fired
 
@@ -71,4 +70,8 @@ class RuleMatcher:
                 all_soft = False
                 step = 1
             i += step
-        return RuleResult(RuleVerdict.SOFT_ACK if all_soft else RuleVerdict.UNDECIDED)
+        return _SOFT_ACK if all_soft else _UNDECIDED
+
+
+_SOFT_ACK = RuleResult(RuleVerdict.SOFT_ACK)
+_UNDECIDED = RuleResult(RuleVerdict.UNDECIDED)
