@@ -987,6 +987,7 @@ class OfflineSession:
         input_sample_rate: the microphone's sample rate (of the WAV files pushed into it).
         session_kwargs: more ``AgentSession`` arguments. ``aec_warmup_duration`` defaults to None:
             there is no echo here, and the warm-up would hide interruptions in the first 3 s.
+            ``session_close_transcript_timeout`` defaults to 0: closing does not wait for STT.
     """
 
     def __init__(
@@ -1012,6 +1013,8 @@ class OfflineSession:
         handling = dict(turn_handling or {})
         handling.setdefault("turn_detection", "vad")
         session_kwargs.setdefault("aec_warmup_duration", None)
+        # a run ends when the script does: no transcript is worth waiting for at close
+        session_kwargs.setdefault("session_close_transcript_timeout", 0.0)
         self.session: AgentSession = AgentSession(
             vad=self.vad,
             stt=self.stt,
