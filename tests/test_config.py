@@ -21,17 +21,17 @@ def test_environment_replaces_the_list_and_is_normalised(clean_env, monkeypatch)
 
 
 def test_dotenv_is_found_upwards(clean_env):
-    (clean_env / ".env").write_text("LIVEKIT_SOFT_ACKS=gotcha,roger\n")
+    (clean_env / ".env").write_text("LIVEKIT_SOFT_ACKS=roger that,roger\n")
     sub = clean_env / "a" / "b"
     sub.mkdir(parents=True)
     import os
 
     os.chdir(sub)
-    assert SoftAckConfig.from_env().soft_acks == {"gotcha", "roger"}
+    assert SoftAckConfig.from_env().soft_acks == {"roger that", "roger"}
 
 
 def test_environment_wins_over_dotenv(clean_env, monkeypatch):
-    (clean_env / ".env").write_text("LIVEKIT_SOFT_ACKS=gotcha\n")
+    (clean_env / ".env").write_text("LIVEKIT_SOFT_ACKS=roger that\n")
     monkeypatch.setenv("LIVEKIT_SOFT_ACKS", "roger")
     assert SoftAckConfig.from_env().soft_acks == {"roger"}
 
@@ -69,10 +69,10 @@ def test_unreadable_dotenv_keeps_defaults(clean_env, caplog):
 
 def test_reload_at_run_time(clean_env, monkeypatch, classifier):
     filt = BackchannelFilter(SoftAckConfig.from_env(), classifier)
-    assert filt.decide("gotcha", "speaking").reason.value != "soft_ack"
-    monkeypatch.setenv("LIVEKIT_SOFT_ACKS", "gotcha")
+    assert filt.decide("roger that", "speaking").reason.value != "soft_ack"
+    monkeypatch.setenv("LIVEKIT_SOFT_ACKS", "roger that")
     filt.reload_config()
-    d = filt.decide("gotcha", "speaking")
+    d = filt.decide("roger that", "speaking")
     assert d.action.value == "ignore" and d.reason.value == "soft_ack"
     # The old list is gone: "yeah" is no longer a soft-ack, so the model decides it.
     assert filt.decide("yeah", "speaking").reason.value == "model"

@@ -6,6 +6,12 @@ from softack import Action, BackchannelFilter, Reason, SoftAckConfig
 
 
 # The four scenarios of the original design.
+@pytest.mark.parametrize("text", ["i see", "got it", "Oh, okay.", "yes yes", "sure", "mm-hmm", "Uh-huh, yep."])
+def test_policy_continuers_and_acknowledgements_are_rule_decided(make_filter, text):
+    d = make_filter().decide(text, "speaking", final=True)
+    assert (d.action, d.reason) == (Action.IGNORE, Reason.SOFT_ACK), d
+
+
 def test_speaking_and_soft_acks_are_ignored(make_filter):
     d = make_filter().decide("okay yeah uh-huh", "speaking", final=True)
     assert (d.action, d.reason) == (Action.IGNORE, Reason.SOFT_ACK)
@@ -68,7 +74,7 @@ def test_model_interrupts_on_substance(make_filter, text):
     assert d.score is not None and d.score >= make_filter().threshold
 
 
-@pytest.mark.parametrize("text", ["oh wow", "got it", "i see", "that's great", "mm-hmm", "oh really", "sure"])
+@pytest.mark.parametrize("text", ["oh wow", "that's great", "oh really", "makes sense", "cool", "exactly", "oh that's nice"])
 def test_model_ignores_backchannels_outside_the_list(make_filter, text):
     d = make_filter().decide(text, "speaking", final=True)
     assert d.action is Action.IGNORE, (text, d)

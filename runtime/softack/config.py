@@ -30,11 +30,18 @@ __all__ = [
 SOFT_ACKS_ENV = "LIVEKIT_SOFT_ACKS"
 KEYWORDS_ENV = "LIVEKIT_INTERRUPT_KEYWORDS"
 
-# The original design's list, plus the label policy's "mm-hmm" and fillers. The normaliser folds
-# "uh-huh", "uh huh", "uh-hu", "mm-hmm", "mm hmm", "um-hum", "hm", "umm" and friends into these,
-# so each entry covers its STT spellings. A filler alone is a sound, not a turn; "um" that opens a
-# real sentence is decided on the words that follow (the ignore is provisional until then).
-DEFAULT_SOFT_ACKS: tuple[str, ...] = ("okay", "yeah", "uhhuh", "ok", "hmm", "right", "mhm", "mm", "um", "uh")
+# The original design's list (okay, yeah, uhhuh, ok, hmm, right), plus the label policy's other
+# continuers ("mm-hmm", yep, yes, sure, alright), its plainest acknowledgements (oh, i see, got it,
+# gotcha) and its fillers. The normaliser folds "uh-huh", "uh huh", "uh-hu", "mm-hmm", "mm hmm",
+# "um-hum", "hm", "umm", "yea" and friends into these, so each entry covers its STT spellings.
+# A filler or "oh" alone is not a turn; one that opens a real sentence is decided on the words
+# that follow (the ignore is provisional until then).
+DEFAULT_SOFT_ACKS: tuple[str, ...] = (
+    "okay", "yeah", "uhhuh", "ok", "hmm", "right",
+    "mhm", "yep", "yup", "yes", "sure", "alright",
+    "oh", "i see", "got it", "gotcha",
+    "mm", "um", "uh",
+)  # fmt: skip
 
 # Words and phrases that always take the floor, whatever surrounds them. Kept to words that are
 # rarely part of a backchannel: "enough" is not here because of "fair enough", "what" not because
