@@ -17,15 +17,11 @@ __all__ = ["normalize", "tokens", "has_word_characters"]
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "`": "'", "\u00b4": "'"})
 # Everything that is not a-z, 0-9 or an apostrophe separates words.
 _NON_WORD = re.compile(r"[^a-z0-9']+")
-# Spelling variants of the same backchannel sound, each with its canonical form. All are matched
-# in one pass of one regex over whole words; at a given position the first listed alternative wins,
-# so multi-word forms come first.
-_VARIANTS: tuple[tuple[str, str], ...] = (
-    (r"uh ?huh+|uh ?hu|uhhu", "uhhuh"),
-    (r"m+ ?h+m+|um+ ?hu?m+|uh ?hu?m+|m+hm+|hm+ ?hm+", "mhm"),
-    (r"o k", "ok"),
-    (r"o kay", "okay"),
-    (r"all right", "alright"),
+# Spelling variants of the same backchannel sound. One word at a time first (a full match of one
+# of these patterns, first listed wins), then adjacent pairs of canonical words ("uh huh").
+_WORD_VARIANTS: tuple[tuple[str, str], ...] = (
+    (r"uh+hu+h*|uhhu", "uhhuh"),
+    (r"m+h+m+|um+hu?m+|uhhu?m+", "mhm"),
     (r"h+m+", "hmm"),
     (r"m{2,}", "mm"),
     (r"ye+a+h*|yeh|yah", "yeah"),
@@ -33,17 +29,38 @@ _VARIANTS: tuple[tuple[str, str], ...] = (
     (r"a+h+", "ah"),
     (r"u+m+", "um"),
     (r"u+h+", "uh"),
+    (r"huh+", "huh"),
 )
-_VARIANT_RE = re.compile(
-    r"(?<![a-z0-9'])(?:"
-    + "|".join(f"(?P<v{i}>{pattern})" for i, (pattern, _) in enumerate(_VARIANTS))
-    + r")(?![a-z0-9'])"
-)
-_CANONICAL = {f"v{i}": canonical for i, (_, canonical) in enumerate(_VARIANTS)}
+_WORD_RE = re.compile("|".join(f"(?P<v{i}>{p})" for i, (p, _) in enumerate(_WORD_VARIANTS)))
+_WORD_CANONICAL = {f"v{i}": c for i, (_, c) in enumerate(_WORD_VARIANTS)}
+_PAIRS: dict[tuple[str, str], str] = {
+    ("uh", "huh"): "uhhuh",
+    ("uh", "hu"): "uhhuh",
+    ("mm", "hmm"): "mhm",
+    ("m", "hmm"): "mhm",
+    ("um", "hum"): "mhm",
+    ("uh", "hum"): "mhm",
+    ("hmm", "hmm"): "mhm",
+    ("o", "k"): "ok",
+    ("o", "kay"): "okay",
+    ("all", "right"): "alright",
+}
+_PAIR_FIRST = frozenset(first for first, _ in _PAIRS)
+# Canonical form of each word seen, bounded so arbitrary input cannot grow it without limit.
+_word_cache: dict[str, str] = {}
+_WORD_CACHE_MAX = 50_000
 
 
-def _canonical(match: re.Match[str]) -> str:
-    return _CANONICAL[match.lastgroup]  # type: ignore[index]
+def _canonical_word(word: str) -> str:
+    canonical = _word_cache.get(word)
+    if canonical is None:
+        # apostrophes only inside words ("that's"), not as quotes ("'cause" -> "cause")
+        bare = word.strip("'") if "'" in word else word
+        match = _WORD_RE.fullmatch(bare)
+        canonical = _WORD_CANONICAL[match.lastgroup] if match and match.lastgroup else bare  # type: ignore[index]
+        if len(_word_cache) < _WORD_CACHE_MAX:
+            _word_cache[word] = canonical
+    return canonical
 
 
 def normalize(text: str) -> str:
@@ -61,12 +78,20 @@ def normalize(text: str) -> str:
         text = text.encode("ascii", "ignore").decode("ascii")
     elif "`" in text:
         text = text.replace("`", "'")
-    text = _NON_WORD.sub(" ", text.lower())
-    if "'" in text:
-        # Apostrophes only inside words ("that's"), not as quotes ("'cause" -> "cause").
-        text = " ".join(word.strip("'") for word in text.split())
-    text = _VARIANT_RE.sub(_canonical, text)
-    return " ".join(text.split())
+    words = [w for w in map(_canonical_word, _NON_WORD.sub(" ", text.lower()).split()) if w]
+    if not _PAIR_FIRST.isdisjoint(words):
+        folded: list[str] = []
+        i, n = 0, len(words)
+        while i < n:
+            pair = _PAIRS.get((words[i], words[i + 1])) if i + 1 < n else None
+            if pair is None:
+                folded.append(words[i])
+                i += 1
+            else:
+                folded.append(pair)
+                i += 2
+        words = folded
+    return " ".join(words)
 
 
 def tokens(normalized: str) -> list[str]:
