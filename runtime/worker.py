@@ -214,6 +214,14 @@ def main(argv: list[str] | None = None) -> int:
             for key, why in missing.items():
                 print(f"softack worker: {key} is not set (needed for {why}); set it in the environment or in .env", file=sys.stderr)
             return 2
+        # Fail fast on a broken model here, not in the first call's job process.
+        from softack import ModelLoadError, OnnxClassifier
+
+        try:
+            OnnxClassifier()
+        except ModelLoadError as e:
+            print(f"softack worker: {e}", file=sys.stderr)
+            return 2
     from livekit.agents import cli
 
     sys.argv = [sys.argv[0], *argv]

@@ -95,3 +95,22 @@ def test_command_of(worker):
     assert worker.command_of(["start"]) == "start"
     assert worker.command_of(["dev", "--log-level", "debug"]) == "dev"
     assert worker.command_of(["--help"]) is None
+
+
+def test_broken_model_stops_the_worker_before_it_starts(tmp_path):
+    bad = tmp_path / "broken.onnx"
+    bad.write_bytes(b"this is not an onnx model")
+    r = run_worker(
+        tmp_path, "console", DEEPGRAM_API_KEY="dg", LIVEKIT_API_KEY="k", LIVEKIT_API_SECRET="s", SOFTACK_MODEL=str(bad)
+    )
+    assert r.returncode == 2
+    assert str(bad) in r.stderr and "could not be loaded" in r.stderr
+
+
+def test_missing_model_stops_the_worker_and_names_the_path(tmp_path):
+    gone = tmp_path / "nowhere" / "softack.onnx"
+    r = run_worker(
+        tmp_path, "console", DEEPGRAM_API_KEY="dg", LIVEKIT_API_KEY="k", LIVEKIT_API_SECRET="s", SOFTACK_MODEL=str(gone)
+    )
+    assert r.returncode == 2
+    assert str(gone) in r.stderr
