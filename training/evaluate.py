@@ -26,7 +26,7 @@ from softack.normalize import normalize
 from softack.onnx_model import OnnxClassifier
 from softack.rules import RuleMatcher, RuleVerdict
 
-from .prepare import ROOT, Row, asr_style, load_data, load_swda, split
+from .prepare import ROOT, Row, load_data, load_swda, split
 from .train import rates
 
 DEFAULT_SWDA = ROOT.parent / "shared" / "corpora" / "swda" / "val"

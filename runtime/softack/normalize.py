@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-__all__ = ["normalize", "tokens", "has_word_characters"]
+__all__ = ["normalize", "has_word_characters"]
 
 # Apostrophe look-alikes an STT or a keyboard may send.
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "`": "'", "\u00b4": "'"})
@@ -92,11 +92,6 @@ def normalize(text: str) -> str:
                 i += 2
         words = folded
     return " ".join(words)
-
-
-def tokens(normalized: str) -> list[str]:
-    """Split normalised text into words."""
-    return normalized.split()
 
 
 def has_word_characters(text: str) -> bool:
