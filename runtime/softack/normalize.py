@@ -78,7 +78,10 @@ def normalize(text: str) -> str:
         text = text.encode("ascii", "ignore").decode("ascii")
     elif "`" in text:
         text = text.replace("`", "'")
-    words = [w for w in map(_canonical_word, _NON_WORD.sub(" ", text.lower()).split()) if w]
+    cache = _word_cache
+    words = [cache.get(w) or _canonical_word(w) for w in _NON_WORD.sub(" ", text.lower()).split()]
+    if "" in words:  # a word made only of apostrophes
+        words = [w for w in words if w]
     if not _PAIR_FIRST.isdisjoint(words):
         folded: list[str] = []
         i, n = 0, len(words)
