@@ -125,3 +125,14 @@ def test_update_options_on_a_live_filter(make_filter):
     assert filt.decide("roger", "speaking").reason is Reason.SOFT_ACK
     filt.update_options(threshold=0.999999)
     assert filt.decide("tell me more about the fees", "speaking").action is Action.IGNORE
+
+
+def test_one_debug_line_per_decision_with_reason_score_and_time(make_filter, caplog):
+    filt = make_filter()
+    with caplog.at_level("DEBUG", logger="softack"):
+        filt.decide("what's the price of the blue one", "speaking")
+        filt.decide("yeah", "speaking")
+    lines = [r.getMessage() for r in caplog.records if r.name == "softack"]
+    assert len(lines) == 2
+    assert "reason=model" in lines[0] and "score=0." in lines[0] and "took=" in lines[0]
+    assert "reason=soft_ack" in lines[1] and "score=-" in lines[1]
