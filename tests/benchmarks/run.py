@@ -114,10 +114,13 @@ def rss():
 import livekit.agents
 from livekit.plugins import silero
 vad = silero.VAD.load()
+import time
 before = rss()
+t0 = time.perf_counter()
 import softack
 softack.OnnxClassifier().score('okay')
-print(json.dumps({"rss_added_in_worker_mb": rss() - before}))
+ms = (time.perf_counter() - t0) * 1e3
+print(json.dumps({"rss_added_in_worker_mb": rss() - before, "in_worker_ms": ms}))
 """
 
 
@@ -206,6 +209,7 @@ def bench_core(n: int) -> dict:
         "rss_added_mb": round(cold["rss_added_mb"], 1),
         "rss_model_load_mb": round(cold["rss_model_mb"], 1),
         "rss_added_in_worker_mb": round(cold["rss_added_in_worker_mb"], 1),
+        "cold_start_in_worker_ms": round(cold["in_worker_ms"], 1),
         "length_us": lengths,
     }
 
@@ -244,6 +248,7 @@ def report(results: dict) -> str:
     lines.append(f"rss: import + load in a bare interpreter {results['rss_added_mb']} MB (of which the model load "
                  f"{results['rss_model_load_mb']} MB); in a worker that already runs livekit-agents and Silero "
                  f"{results['rss_added_in_worker_mb']} MB")
+    lines.append(f"cold start: bare interpreter {results['cold_start_ms']} ms; in such a worker {results['cold_start_in_worker_ms']} ms")
     lines.append(f"length_us (p99) {results['length_us']}")
     if "session" in results:
         lines.append(f"session {results['session']}")
