@@ -12,7 +12,8 @@ stock one, unmodified:
 - ``ScriptedVAD``: Silero's state machine run on a script instead of audio: START_OF_SPEECH,
   INFERENCE_DONE every 32 ms, END_OF_SPEECH after 0.55 s of silence.
 - ``ScriptedSTT``: a streaming STT whose stream emits START_OF_SPEECH, INTERIM_TRANSCRIPT,
-  FINAL_TRANSCRIPT and END_OF_SPEECH at scripted times.
+  FINAL_TRANSCRIPT and END_OF_SPEECH at scripted times, in any order; it can lose its connection
+  at scripted times (``STTFault``) or never answer at all (``mute``).
 - ``ScriptedLLM``: canned replies; records the chat context of every call.
 - ``ToneTTS``: a quiet tone whose length is proportional to the text.
 - ``UserSpeech``: one user utterance, the script shared by the VAD and the STT.
@@ -37,7 +38,9 @@ from livekit import rtc
 from livekit.agents import (
     DEFAULT_API_CONNECT_OPTIONS,
     NOT_GIVEN,
+    APIConnectionError,
     APIConnectOptions,
+    APIError,
     NotGivenOr,
     llm,
     stt,
@@ -59,6 +62,7 @@ __all__ = [
     "UserSpeech",
     "ScriptedVAD",
     "ScriptedSTT",
+    "STTFault",
     "EmittedSpeechEvent",
     "ScriptedLLM",
     "LLMCall",
@@ -499,8 +503,12 @@ class UserSpeech:
         end: when it ends.
         transcripts: what the STT sends, in order. Empty for a sound the STT cannot transcribe.
         stt_speech_events: also send STT START_OF_SPEECH (with the first transcript) and
-            END_OF_SPEECH (after the final one), as streaming providers do.
+            END_OF_SPEECH (after the last one), as streaming providers do.
         label: a name for timelines.
+        stt_start_at: when the STT sends START_OF_SPEECH, if not just before the first transcript
+            (a provider that signals speech late, after text).
+        stt_end_at: when the STT sends END_OF_SPEECH, if not just after the last transcript
+            (a provider that ends the utterance before its final, or before a stale interim).
     """
 
     start: float
@@ -508,6 +516,8 @@ class UserSpeech:
     transcripts: tuple[TranscriptStep, ...] = ()
     stt_speech_events: bool = True
     label: str = ""
+    stt_start_at: float | None = None
+    stt_end_at: float | None = None
 
     @classmethod
     def say(
@@ -704,20 +714,65 @@ class EmittedSpeechEvent:
     speech: int  # index of the utterance in ``ScriptedSTT.speeches``
 
 
+@dataclass(frozen=True)
+class STTFault:
+    """The scripted STT's connection fails ``at`` seconds after the clock's start.
+
+    Attributes:
+        at: when the stream raises.
+        retryable: raise a retryable ``APIConnectionError``: the stream's own retry
+            (``APIConnectOptions``: the first retry after 0.1 s, then every ``retry_interval``)
+            runs it again, unseen by the session. False: raise ``APIError(retryable=False)``: the
+            stream ends with the error, ``stt_node`` raises, and the session's STT pipeline
+            builds a new stream (and calls ``Agent.stt_node`` again) after its back-off.
+        message: the error's message.
+    """
+
+    at: float
+    retryable: bool = True
+    message: str = "scripted STT connection lost"
+
+
 class ScriptedSTT(stt.STT):
     """A streaming STT whose stream sends scripted events at scripted times.
+
+    Events go out in the order of their times, across utterances: a script can send a final
+    before its interims, a stale interim after the final, END_OF_SPEECH before the final
+    (``UserSpeech.stt_end_at``), or one utterance's events inside another's.
+
+    The script is the STT's, not one stream's: a stream that reconnects, or a new stream after one
+    failed, carries on from the first event not sent yet; events that fell due while the stream
+    was down go out as soon as it is back (the audio was buffered meanwhile), none is sent twice.
 
     Args:
         clock: the scenario's reference time.
         speeches: the utterances whose transcripts to send.
+        faults: connection failures (``STTFault``), each raised once, at its time.
+        mute: send nothing at all (a provider that accepts the audio and never answers); the
+            stream stays open until its input ends.
     """
 
-    def __init__(self, clock: ScenarioClock, speeches: Iterable[UserSpeech] = ()) -> None:
+    def __init__(
+        self,
+        clock: ScenarioClock,
+        speeches: Iterable[UserSpeech] = (),
+        *,
+        faults: Iterable[STTFault] = (),
+        mute: bool = False,
+    ) -> None:
         super().__init__(capabilities=stt.STTCapabilities(streaming=True, interim_results=True))
         self.clock = clock
         self.speeches = sorted(speeches, key=lambda s: s.start)
+        self.faults = sorted(faults, key=lambda f: f.at)
+        self.mute = mute
         self.emitted: list[EmittedSpeechEvent] = []
-        self._claimed = False
+        self.failures: list[tuple[float, STTFault]] = []  # (wall clock, fault) as raised
+        self.streams = 0  # streams opened (a reconnect inside a stream is not a new one)
+        self.runs = 0  # connections: a stream's first run and each of its retries
+        self._script: list[tuple[float, stt.SpeechEventType, str, int]] | None = None
+        self._cursor = 0  # next script event to send
+        self._faults_raised = 0
+        self._owner = 0  # the run allowed to send: the latest one
 
     @property
     def model(self) -> str:
@@ -735,12 +790,14 @@ class ScriptedSTT(stt.STT):
             if not s.transcripts:
                 continue
             if s.stt_speech_events:
-                out.append((s.transcripts[0].at - 1e-4, T.START_OF_SPEECH, "", i))
+                start = s.transcripts[0].at - 1e-4 if s.stt_start_at is None else s.stt_start_at
+                out.append((start, T.START_OF_SPEECH, "", i))
             for step in s.transcripts:
                 kind = T.FINAL_TRANSCRIPT if step.final else T.INTERIM_TRANSCRIPT
                 out.append((step.at, kind, step.text, i))
             if s.stt_speech_events:
-                out.append((s.transcripts[-1].at + 1e-4, T.END_OF_SPEECH, "", i))
+                end = s.transcripts[-1].at + 1e-4 if s.stt_end_at is None else s.stt_end_at
+                out.append((end, T.END_OF_SPEECH, "", i))
         out.sort(key=lambda e: e[0])
         return out
 
@@ -755,36 +812,51 @@ class ScriptedSTT(stt.STT):
         language: NotGivenOr[str] = NOT_GIVEN,
         conn_options: APIConnectOptions = DEFAULT_API_CONNECT_OPTIONS,
     ) -> stt.RecognizeStream:
-        # one script, one stream: a second stream (a reconnect) must not replay it
-        script = [] if self._claimed else self.script()
-        self._claimed = True
-        return _ScriptedRecognizeStream(self, script, conn_options=conn_options)
+        if self._script is None:
+            self._script = [] if self.mute else self.script()
+        self.streams += 1
+        return _ScriptedRecognizeStream(self, conn_options=conn_options)
 
 
 class _ScriptedRecognizeStream(stt.RecognizeStream):
-    def __init__(
-        self,
-        scripted: ScriptedSTT,
-        script: list[tuple[float, stt.SpeechEventType, str, int]],
-        *,
-        conn_options: APIConnectOptions,
-    ) -> None:
+    def __init__(self, scripted: ScriptedSTT, *, conn_options: APIConnectOptions) -> None:
         super().__init__(stt=scripted, conn_options=conn_options)
         self._scripted = scripted
-        self._script = script
 
     async def _run(self) -> None:
+        # one connection: sends the script from where the last one stopped until the next fault
+        s = self._scripted
+        s.runs += 1
+        s._owner = run = s.runs
+        script = s._script or []
         drain = asyncio.create_task(self._drain_input())
         try:
-            for at, kind, text, index in self._script:
-                await self._scripted.clock.sleep_until(at)
+            while s._owner == run:
+                fault = s.faults[s._faults_raised] if s._faults_raised < len(s.faults) else None
+                step = script[s._cursor] if s._cursor < len(script) else None
+                if fault is not None and (step is None or fault.at <= step[0]):
+                    await s.clock.sleep_until(fault.at)
+                    if s._owner != run:
+                        break
+                    s._faults_raised += 1
+                    s.failures.append((time.time(), fault))
+                    if fault.retryable:
+                        raise APIConnectionError(fault.message)
+                    raise APIError(fault.message, retryable=False)
+                if step is None:
+                    break
+                at, kind, text, index = step
+                await s.clock.sleep_until(at)
+                if s._owner != run:
+                    break  # a newer connection took over the script
+                s._cursor += 1
                 alternatives = (
                     [stt.SpeechData(language="en", text=text, confidence=0.95)]
                     if kind in (stt.SpeechEventType.INTERIM_TRANSCRIPT, stt.SpeechEventType.FINAL_TRANSCRIPT)
                     else []
                 )
                 ev = stt.SpeechEvent(type=kind, alternatives=alternatives)
-                self._scripted.emitted.append(EmittedSpeechEvent(ev.created_at, kind, text, index))
+                s.emitted.append(EmittedSpeechEvent(ev.created_at, kind, text, index))
                 self._event_ch.send_nowait(ev)
             await drain
         finally:
@@ -985,6 +1057,7 @@ class OfflineSession:
         llm: the LLM; a ``ScriptedLLM`` when None.
         tts: the TTS; a ``ToneTTS`` when None.
         input_sample_rate: the microphone's sample rate (of the WAV files pushed into it).
+        stt_options: more ``ScriptedSTT`` arguments (``faults``, ``mute``).
         session_kwargs: more ``AgentSession`` arguments. ``aec_warmup_duration`` defaults to None:
             there is no echo here, and the warm-up would hide interruptions in the first 3 s.
             ``session_close_transcript_timeout`` defaults to 0: closing does not wait for STT.
@@ -999,13 +1072,14 @@ class OfflineSession:
         llm: ScriptedLLM | None = None,
         tts: ToneTTS | None = None,
         input_sample_rate: int = 16000,
+        stt_options: Mapping[str, Any] | None = None,
         **session_kwargs: Any,
     ) -> None:
         self.clock = ScenarioClock()
         self.user = list(user)
         self.audio_input = LiveAudioInput(sample_rate=input_sample_rate)
         self.audio_output = RealtimeAudioOutput()
-        self.stt = ScriptedSTT(self.clock, self.user)
+        self.stt = ScriptedSTT(self.clock, self.user, **dict(stt_options or {}))
         self.scripted_vad = ScriptedVAD(self.clock, self.user) if vad is None else None
         self.vad = vad if vad is not None else self.scripted_vad
         self.llm = llm if llm is not None else ScriptedLLM()
@@ -1278,16 +1352,22 @@ async def run_scenario(
     turn_handling: Mapping[str, Any] | None = None,
     label: str = "",
     vad: vad.VAD | None = None,
+    stt_options: Mapping[str, Any] | None = None,
+    session_options: Mapping[str, Any] | None = None,
 ) -> ScenarioRun:
     """Run ``scenario`` through a real ``AgentSession`` with ``agent``, then judge each utterance.
 
     A ``softack.gate`` agent's decisions, backchannels and interruptions are recorded too.
+    ``stt_options`` go to the ``ScriptedSTT`` (``faults``, ``mute``), ``session_options`` to the
+    ``AgentSession`` (e.g. ``conn_options``).
     """
     offline = OfflineSession(
         user=scenario.user,
         turn_handling=turn_handling,
         vad=vad,
         llm=ScriptedLLM(scenario.replies),
+        stt_options=stt_options,
+        **dict(session_options or {}),
     )
     run = ScenarioRun(scenario=scenario, label=label, offline=offline, outcomes=[])
     if callable(getattr(agent, "on", None)) and hasattr(agent, "backchannel_filter"):
