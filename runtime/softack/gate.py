@@ -36,6 +36,13 @@ seconds with no transcript at all (a failed STT) interrupts; and a backchannel h
 stops on its own, or one that ended less than ``answer_window`` seconds before that (a "yeah" to
 the agent's closing question), is released as the user's turn.
 
+An STT that misbehaves leaves nothing behind: a late interim of words already final is dropped; a
+turn whose last interim never became final is closed when the STT ends the utterance or the user
+speaks again, and that interim is retracted from the framework (an empty interim), so it can
+neither swallow the next utterance unjudged nor let voice alone stop the agent; backchannels still
+held when the stream ends (the STT failed and the session opens a new one, or the session closes)
+are reported, not dropped without a word.
+
 All state is per ``stt_node`` run, which is per session: nothing is shared between sessions or
 carried from one user utterance to the next.
 """
@@ -45,6 +52,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -289,6 +297,13 @@ class _Swallowed:
 
 _END = object()
 
+_NOT_WORD = re.compile(r"[^\w\s']+")
+
+
+def _fold(text: str) -> str:
+    """Lower case, punctuation and hyphens dropped, single spaces: for comparing two transcripts."""
+    return " ".join(_NOT_WORD.sub("", text.lower()).split())
+
 
 class _Gate:
     """The gate for one ``stt_node`` run (one session).
@@ -322,6 +337,9 @@ class _Gate:
         # starts later (after a handoff) finds it over
         self._warmup_pending = session.agent_state == "initializing"
         self._first_speaking_at: float | None = None
+        # the latest final transcript (folded) since the user's voice began, to recognise a late
+        # interim of the same words
+        self._last_final = ""
         self._closed = False
 
     # -- the stt_node generator -----------------------------------------------------------------
@@ -362,10 +380,7 @@ class _Gate:
             self._session.off("agent_state_changed", self._on_agent_state)
             self._session.off("user_state_changed", self._on_user_state)
             self._cancel_no_text_timer()
-            for sw in self._swallowed:
-                if sw.timer is not None:
-                    sw.timer.cancel()
-            self._swallowed.clear()
+            self._report_held_backchannels()
             reader.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await reader
@@ -384,6 +399,20 @@ class _Gate:
         if not self._closed:
             self._out.put_nowait(ev)
 
+    def _report_held_backchannels(self) -> None:
+        """The stream is over (the STT failed and the session makes a new one, or the session is
+        closing): backchannels still held are reported now, not dropped without a word. Anything
+        else held carried no text."""
+        u, self._utterance = self._utterance, None
+        if u is not None and not u.released and u.decision is not None and u.decision.action is Action.IGNORE:
+            self._swallowed.append(_Swallowed(utterance=u, ended_at=time.time()))
+        for sw in list(self._swallowed):
+            try:
+                self._confirm_backchannel(sw)
+            except Exception:
+                logger.exception("softack gate: a backchannel callback failed")
+        self._swallowed.clear()
+
     # -- STT events -----------------------------------------------------------------------------
 
     def _on_stt_event(self, ev: stt.SpeechEvent) -> None:
@@ -395,14 +424,23 @@ class _Gate:
                 self._end_utterance()
             return
 
+        text = ev.alternatives[0].text if ev.alternatives else ""
+        is_final = ev.type == stt.SpeechEventType.FINAL_TRANSCRIPT
+        if not is_final and self._last_final and (folded := _fold(text)) and self._last_final.startswith(folded):
+            # a late partial of words the STT has already made final (an out-of-order interim):
+            # it adds nothing, and passed on it would stay the framework's current interim, one no
+            # final replaces, which would keep an utterance open here and let voice alone (with
+            # min_words) stop the agent's next reply
+            logger.debug("dropping a stale interim %r (after the final %r)", text, self._last_final)
+            return
+
         u = self._utterance
         if u is None:
             u = self._utterance = _Utterance(started_at=time.time())
-        text = ev.alternatives[0].text if ev.alternatives else ""
-        is_final = ev.type == stt.SpeechEventType.FINAL_TRANSCRIPT
         if is_final:
             if text.strip():
                 u.finals.append(text)
+                self._last_final = _fold(text)
             u.interim = ""
         else:
             u.interim = text
@@ -453,10 +491,28 @@ class _Gate:
         for ev in held:
             self._forward(ev)
 
+    def _retract_interim(self, u: _Utterance) -> None:
+        """A released utterance is over while its last interim was never made final (a stale
+        interim, or a final the STT lost): the framework still holds that interim as the user's
+        current words, and with ``min_words`` they would let voice alone stop the agent's next
+        reply. An empty interim retracts them, as a provider does when a partial goes away (a
+        final still to come carries the words anyway)."""
+        if u.interim:
+            u.interim = ""
+            self._forward(
+                stt.SpeechEvent(
+                    type=stt.SpeechEventType.INTERIM_TRANSCRIPT,
+                    alternatives=[stt.SpeechData(language="", text="")],
+                )
+            )
+
     def _end_utterance(self) -> None:
         """The utterance is over: a held backchannel is kept out (after ``answer_window``)."""
         u, self._utterance = self._utterance, None
-        if u is None or u.released:
+        if u is None:
+            return
+        if u.released:
+            self._retract_interim(u)
             return
         if u.decision is not None and u.decision.action is Action.IGNORE:
             sw = _Swallowed(utterance=u, ended_at=time.time())
@@ -534,6 +590,14 @@ class _Gate:
     def _on_user_state(self, ev: Any) -> None:
         if ev.new_state == "speaking":
             self._user_speaking = True
+            self._last_final = ""
+            u = self._utterance
+            if u is not None and u.released:
+                # a turn still open from before the user's silence (its last interim was never made
+                # final: a stale interim, or a lost final) is over: new speech is judged on its own
+                # words, not passed on as part of it
+                self._utterance = None
+                self._retract_interim(u)
             self._arm_no_text_timer()
             return
         self._user_speaking = False
