@@ -25,7 +25,14 @@ from softack import Action
 from softack.demo import INSTRUCTIONS, MONOLOGUE
 from softack.gate import SoftAckAgent, turn_handling
 from softack.normalize import normalize
-from softack.testing import Scenario, ScenarioRun, STTFault, TranscriptStep, UserSpeech, run_scenario
+from softack.testing import (
+    Scenario,
+    ScenarioRun,
+    STTFault,
+    TranscriptStep,
+    UserSpeech,
+    run_scenario,
+)
 
 # The bound the scenario tests hold the gate to: audio stops within 50 ms of the deciding transcript.
 STOP_BOUND = 0.050
@@ -228,7 +235,7 @@ async def test_stale_interim_after_the_final_does_not_resurrect_a_turn(make_filt
             for i, (stale, end) in enumerate(variants)
         )
     )
-    for (stale, end), run in zip(variants, runs):
+    for (stale, end), run in zip(variants, runs, strict=True):
         where = f"stale {stale!r}, END_OF_SPEECH {'before' if end else 'after'} it"
         assert [i.transcript for i in run.interruptions] == ["no"], where
         assert user_turns(run) == ["no stop"], where
