@@ -136,3 +136,17 @@ def test_one_debug_line_per_decision_with_reason_score_and_time(make_filter, cap
     assert len(lines) == 2
     assert "reason=model" in lines[0] and "score=0." in lines[0] and "took=" in lines[0]
     assert "reason=soft_ack" in lines[1] and "score=-" in lines[1]
+
+
+def test_interim_that_begins_a_soft_ack_phrase_waits_for_more_words(make_filter):
+    filt = make_filter()
+    for text in ("i", "yeah i", "okay got"):
+        d = filt.decide(text, "speaking", final=False)
+        assert (d.action, d.reason) == (Action.WAIT, Reason.PARTIAL), text
+    # the next interim decides
+    assert filt.decide("i see", "speaking").action is Action.IGNORE
+    assert filt.decide("i want the blue one", "speaking").action is Action.INTERRUPT
+    assert filt.decide("i but", "speaking").reason is Reason.KEYWORD
+    # a final is never left waiting: "i" that trails off is judged by the model
+    d = filt.decide("i", "speaking", final=True)
+    assert d.reason is Reason.MODEL

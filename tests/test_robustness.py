@@ -79,7 +79,10 @@ def test_decide_never_raises_and_is_consistent(make_filter, text, state, final):
     if state not in ("speaking", "thinking"):
         assert d.action is Action.PASS_THROUGH
     elif d.action is Action.WAIT:
-        assert d.reason is Reason.EMPTY and not has_word_characters(text)
+        if d.reason is Reason.PARTIAL:
+            assert not final
+        else:
+            assert d.reason is Reason.EMPTY and not has_word_characters(text)
     elif d.action is Action.INTERRUPT:
         assert not d.provisional
     elif d.action is Action.IGNORE:

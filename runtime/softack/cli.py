@@ -55,6 +55,7 @@ def _explain(filt: BackchannelFilter, text: str, agent_state: str) -> str:
         "model": "the classifier decided: score against the threshold",
         "agent_silent": "the agent is not speaking or thinking: a normal user turn",
         "empty": "no words to judge yet",
+        "partial": "the words so far only begin a soft-ack phrase: the next interim decides",
         "unrecognised": "words the model cannot read: yield rather than drop them",
         "fallback": "the model is unavailable: yield rather than drop the user's words",
     }[d.reason.value]

@@ -28,7 +28,7 @@ class Action(str, enum.Enum):
     IGNORE = "ignore"  # a backchannel: the agent keeps talking
     INTERRUPT = "interrupt"  # the user takes the floor: stop now
     PASS_THROUGH = "pass_through"  # the agent is not talking: a normal user turn
-    WAIT = "wait"  # nothing to judge yet (no text)
+    WAIT = "wait"  # nothing to judge yet (no text, or an interim that only begins a soft-ack phrase)
 
 
 class Reason(str, enum.Enum):
@@ -37,6 +37,7 @@ class Reason(str, enum.Enum):
     MODEL = "model"  # the classifier decided
     AGENT_SILENT = "agent_silent"  # the agent is listening: nothing to filter
     EMPTY = "empty"  # no words in the text
+    PARTIAL = "partial"  # an interim that so far only begins a soft-ack phrase ("i" of "i see")
     UNRECOGNISED = "unrecognised"  # words the model cannot read (another script): yield, never drop
     FALLBACK = "fallback"  # the model failed; the safe answer is to yield
 
@@ -152,6 +153,9 @@ class BackchannelFilter:
             return Decision(Action.INTERRUPT, Reason.KEYWORD, normalized, keyword=rule.matched)
         if rule.verdict is RuleVerdict.SOFT_ACK:
             return Decision(Action.IGNORE, Reason.SOFT_ACK, normalized, provisional=not final)
+        if rule.verdict is RuleVerdict.PARTIAL and not final:
+            # the next interim tells "i see" from "i want": wait for it rather than judge "i"
+            return Decision(Action.WAIT, Reason.PARTIAL, normalized)
         if self.classifier is None:
             return Decision(Action.INTERRUPT, Reason.FALLBACK, normalized)
         try:

@@ -52,7 +52,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import re
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -63,6 +62,7 @@ from livekit.agents import stt
 from livekit.agents.voice import Agent, AgentSession, ModelSettings
 
 from .decision import FILTERED_AGENT_STATES, Action, BackchannelFilter, Decision
+from .normalize import normalize
 from .onnx_model import ModelLoadError
 
 logger = logging.getLogger("softack")
@@ -297,12 +297,6 @@ class _Swallowed:
 
 _END = object()
 
-_NOT_WORD = re.compile(r"[^\w\s']+")
-
-
-def _fold(text: str) -> str:
-    """Lower case, punctuation and hyphens dropped, single spaces: for comparing two transcripts."""
-    return " ".join(_NOT_WORD.sub("", text.lower()).split())
 
 
 class _Gate:
@@ -426,7 +420,7 @@ class _Gate:
 
         text = ev.alternatives[0].text if ev.alternatives else ""
         is_final = ev.type == stt.SpeechEventType.FINAL_TRANSCRIPT
-        if not is_final and self._last_final and (folded := _fold(text)) and self._last_final.startswith(folded):
+        if not is_final and self._last_final and (folded := normalize(text)) and self._last_final.startswith(folded):
             # a late partial of words the STT has already made final (an out-of-order interim):
             # it adds nothing, and passed on it would stay the framework's current interim, one no
             # final replaces, which would keep an utterance open here and let voice alone (with
@@ -440,7 +434,7 @@ class _Gate:
         if is_final:
             if text.strip():
                 u.finals.append(text)
-                self._last_final = _fold(text)
+                self._last_final = normalize(text)
             u.interim = ""
         else:
             u.interim = text

@@ -4,7 +4,9 @@ One left-to-right scan takes, at each word, the longest phrase from either list 
 there. A keyword anywhere makes the utterance an interruption ("yeah okay but wait"). Text made
 only of soft-ack phrases is a backchannel ("okay yeah uh-huh"). Anything else is for the model.
 Longest-match lets a configured soft-ack phrase that contains a keyword ("no way") stand as a
-phrase, while "no" alone still interrupts.
+phrase, while "no" alone still interrupts. Soft-acks whose last words are the start of a
+soft-ack phrase ("i" of "i see", "yeah got" of "got it") are PARTIAL: on an interim transcript
+the next words decide, not these.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ __all__ = ["RuleVerdict", "RuleResult", "RuleMatcher"]
 class RuleVerdict(str, enum.Enum):
     KEYWORD = "keyword"
     SOFT_ACK = "soft_ack"
+    PARTIAL = "partial"  # soft-acks, then the beginning of a soft-ack phrase
     UNDECIDED = "undecided"
 
 
@@ -67,11 +70,19 @@ class RuleMatcher:
                         step = k
                         break
             if step == 0:
+                if all_soft and candidates and self._begins_soft_phrase(words[i:], candidates):
+                    return _PARTIAL
                 all_soft = False
                 step = 1
             i += step
         return _SOFT_ACK if all_soft else _UNDECIDED
 
+    @staticmethod
+    def _begins_soft_phrase(tail: list[str], candidates: list[tuple[tuple[str, ...], bool]]) -> bool:
+        k = len(tail)
+        return any(not is_kw and len(phrase) > k and list(phrase[:k]) == tail for phrase, is_kw in candidates)
+
 
 _SOFT_ACK = RuleResult(RuleVerdict.SOFT_ACK)
+_PARTIAL = RuleResult(RuleVerdict.PARTIAL)
 _UNDECIDED = RuleResult(RuleVerdict.UNDECIDED)
