@@ -84,13 +84,17 @@ def pct(samples: np.ndarray) -> dict[str, float]:
     }
 
 
-COLD_START = r"""
-import os, time, json
+# Each script runs in a fresh interpreter and prints one JSON line of figures.
+_RSS = r"""
+import json, time
 def rss():
     with open('/proc/self/status') as f:
         for line in f:
             if line.startswith('VmRSS:'):
                 return int(line.split()[1]) / 1024
+"""
+
+COLD_START = _RSS + r"""
 before = rss()
 t0 = time.perf_counter()
 import softack
@@ -103,18 +107,11 @@ print(json.dumps({"ms": (t1 - t0) * 1e3, "rss_added_mb": after - before, "rss_mo
 """
 
 
-IN_WORKER = r"""
-import json
-def rss():
-    with open('/proc/self/status') as f:
-        for line in f:
-            if line.startswith('VmRSS:'):
-                return int(line.split()[1]) / 1024
+IN_WORKER = _RSS + r"""
 # What a LiveKit voice worker has loaded before softack: the framework and Silero's ONNX VAD.
 import livekit.agents
 from livekit.plugins import silero
 vad = silero.VAD.load()
-import time
 before = rss()
 t0 = time.perf_counter()
 import softack
