@@ -334,3 +334,20 @@ async def test_thinking_counts_as_talking(make_filter):
     await h.send(ev(T.INTERIM_TRANSCRIPT, "wait"))
     assert h.texts() == ["wait"] and h.session.interrupts == 1
     await h.close()
+
+
+def test_agent_without_a_loadable_model_runs_on_the_rules(monkeypatch, tmp_path, caplog):
+    """The gate's default filter: a missing model is logged and the call goes on with the rules."""
+    import softack.decision as decision_module
+    import softack.gate as gate_module
+    from softack.gate import SoftAckAgent
+
+    monkeypatch.setattr(decision_module, "_default_filter", None)
+    monkeypatch.setattr(gate_module, "_rules_only_filter", None)
+    monkeypatch.setenv("SOFTACK_MODEL", str(tmp_path / "missing.onnx"))
+    with caplog.at_level("ERROR", logger="softack"):
+        agent = SoftAckAgent(instructions="test")
+    assert agent.backchannel_filter.classifier is None
+    assert any("missing.onnx" in r.getMessage() for r in caplog.records)
+    assert agent.backchannel_filter.decide("yeah", "speaking").action.value == "ignore"
+    assert agent.backchannel_filter.decide("tell me more", "speaking").action.value == "interrupt"

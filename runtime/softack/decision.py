@@ -18,7 +18,7 @@ from .rules import RuleMatcher, RuleVerdict
 
 logger = logging.getLogger("softack")
 
-__all__ = ["Action", "Reason", "Decision", "BackchannelFilter", "FILTERED_AGENT_STATES", "decide"]
+__all__ = ["Action", "Reason", "Decision", "BackchannelFilter", "FILTERED_AGENT_STATES", "decide", "default_filter"]
 
 # While the agent talks or prepares to talk, user speech is judged; otherwise it is a normal turn.
 FILTERED_AGENT_STATES = frozenset({"speaking", "thinking"})
@@ -173,9 +173,18 @@ class BackchannelFilter:
 _default_filter: BackchannelFilter | None = None
 
 
-def decide(text: str, agent_state: str = "speaking", *, final: bool = False) -> Decision:
-    """``BackchannelFilter.decide`` on a process-wide filter built from the environment on first use."""
+def default_filter() -> BackchannelFilter:
+    """The process-wide filter: lists from the environment, the shipped model; built on first use.
+
+    It holds no per-call or per-session state, so sessions can share it. Raises
+    ``ModelLoadError`` when the model cannot be loaded.
+    """
     global _default_filter
     if _default_filter is None:
         _default_filter = BackchannelFilter()
-    return _default_filter.decide(text, agent_state, final=final)
+    return _default_filter
+
+
+def decide(text: str, agent_state: str = "speaking", *, final: bool = False) -> Decision:
+    """``BackchannelFilter.decide`` on ``default_filter()``."""
+    return default_filter().decide(text, agent_state, final=final)

@@ -61,7 +61,7 @@ from livekit import rtc
 from livekit.agents import stt
 from livekit.agents.voice import Agent, AgentSession, ModelSettings
 
-from .decision import FILTERED_AGENT_STATES, Action, BackchannelFilter, Decision
+from .decision import FILTERED_AGENT_STATES, Action, BackchannelFilter, Decision, default_filter
 from .normalize import normalize
 from .onnx_model import ModelLoadError
 
@@ -190,19 +190,21 @@ class DecisionEvent:
 # ------------------------------------------------------------------------------------ agent hook
 
 
-_shared_filter: BackchannelFilter | None = None
+_rules_only_filter: BackchannelFilter | None = None
 
 
 def _default_filter() -> BackchannelFilter:
-    """One filter per process, built from the environment on first use (it holds no session state)."""
-    global _shared_filter
-    if _shared_filter is None:
-        try:
-            _shared_filter = BackchannelFilter()
-        except ModelLoadError as e:
-            logger.error("%s; running on the soft-ack and keyword rules alone", e)
-            _shared_filter = BackchannelFilter(classifier=False)
-    return _shared_filter
+    """The process-wide filter; if its model cannot be loaded, the rules alone, so calls go on
+    (a worker should load the model at start to fail fast instead, as runtime/worker.py does)."""
+    global _rules_only_filter
+    if _rules_only_filter is not None:
+        return _rules_only_filter
+    try:
+        return default_filter()
+    except ModelLoadError as e:
+        logger.error("%s; running on the soft-ack and keyword rules alone", e)
+        _rules_only_filter = BackchannelFilter(classifier=False)
+        return _rules_only_filter
 
 
 class SoftAckMixin:
