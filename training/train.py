@@ -80,35 +80,32 @@ def cross_validated_scores(train_rows: list[Row], c: float, max_features: int, f
     return oof
 
 
+def rule_outcomes(texts: list[str], matcher: RuleMatcher) -> np.ndarray:
+    """What the rules settle for each normalised final text: 1 keyword, 0 soft-ack, -1 the model decides."""
+    outcome = {RuleVerdict.KEYWORD: 1, RuleVerdict.SOFT_ACK: 0}
+    return np.array([outcome.get(matcher.match(t.split()).verdict, -1) for t in texts], dtype=int)
+
+
 def pipeline_decisions(texts: list[str], scores: np.ndarray, threshold: float, matcher: RuleMatcher) -> np.ndarray:
     """1 = interrupt, as the runtime decides: keyword -> 1, all soft-ack -> 0, else score >= threshold."""
-    out = np.empty(len(texts), dtype=int)
-    for i, text in enumerate(texts):
-        verdict = matcher.match(text.split()).verdict
-        if verdict is RuleVerdict.KEYWORD:
-            out[i] = 1
-        elif verdict is RuleVerdict.SOFT_ACK:
-            out[i] = 0
-        else:
-            out[i] = int(scores[i] >= threshold)
-    return out
+    ruled = rule_outcomes(texts, matcher)
+    return np.where(ruled >= 0, ruled, (scores >= threshold).astype(int))
 
 
 def choose_threshold(texts: list[str], y: np.ndarray, scores: np.ndarray, matcher: RuleMatcher, max_missed: float) -> float:
     """The highest threshold whose pipeline missed-interrupt rate on (texts, y, scores) stays <= max_missed.
 
     Higher thresholds ignore more; the rule takes as many backchannels as the budget for missed
-    interruptions allows, and no more.
+    interruptions allows, and no more. The rules are matched once; only the scores move.
     """
-    candidates = np.unique(np.concatenate([scores, [0.5]]))
-    best = float(candidates.min())
-    for t in candidates:  # ascending
-        pred = pipeline_decisions(texts, scores, float(t), matcher)
-        missed = float(np.mean(pred[y == 1] == 0))
-        if missed <= max_missed:
-            best = float(t)
-        else:
-            break
+    ruled = rule_outcomes(texts, matcher)[y == 1]
+    model_scores = scores[y == 1][ruled < 0]
+    missed_by_rules = int(np.sum(ruled == 0))
+    candidates = np.unique(np.concatenate([scores, [0.5]]))  # ascending
+    # missed(t) = soft-acked interruptions + model-decided interruptions scoring below t
+    missed = (missed_by_rules + np.searchsorted(np.sort(model_scores), candidates, side="left")) / max(1, len(ruled))
+    ok = missed <= max_missed  # non-increasing in t: a prefix of the candidates
+    best = float(candidates[np.flatnonzero(ok)[-1]]) if ok.any() else float(candidates.min())
     # Sit just below the chosen score so float noise between sklearn and ONNX cannot flip it.
     return max(1e-6, best - 1e-6)
 

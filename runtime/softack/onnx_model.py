@@ -31,8 +31,8 @@ MODEL_FILENAME = "softack.onnx"
 # The model reads the start of an utterance: whether someone is taking the floor shows in the
 # first words, and a bounded input keeps a 1,000-word transcript as cheap as a 50-word one.
 MAX_MODEL_WORDS = 48
-# Utterance boundaries as words, so bigrams can see how an utterance starts and ends: "do you"
-# opens many questions, while "do you" + end is an echo backchannel ("oh do you?").
+# Utterance boundaries as words, so the model's n-grams can see how an utterance starts and ends:
+# "do you" opens many questions, while "do you" + end is an echo backchannel ("oh do you?").
 BOUNDARY_START, BOUNDARY_END = "xxbos", "xxeos"
 
 
