@@ -17,7 +17,7 @@ def test_classify_one_line_per_line_with_the_fields():
     records = [json.loads(l) for l in out.stdout.decode().splitlines()]
     assert len(records) == len(lines)
     assert [r["text"] for r in records] == lines
-    assert all(set(r) == {"text", "action", "reason", "score"} for r in records)
+    assert all(set(r) == {"text", "action", "reason", "score", "intent"} for r in records)
     assert all(r["action"] in ("ignore", "interrupt") for r in records)
     actions = [r["action"] for r in records]
     assert actions == ["ignore", "interrupt", "ignore", "interrupt", "ignore", "ignore", "interrupt"]
@@ -51,3 +51,27 @@ def test_missing_model_is_a_clear_error(tmp_path):
     out = run(["--model", str(tmp_path / "missing.onnx"), "classify"], b"yeah\n")
     assert out.returncode == 2
     assert str(tmp_path / "missing.onnx") in out.stderr.decode()
+
+
+def test_classify_jsonl_reads_the_agent_line_and_answers_every_line():
+    question = {"caller": "yes", "said": "I found a 7 pm flight. Shall I book it?", "unsaid": "I can also look at later ones."}
+    statement = {"caller": "yes", "said": "The refund goes back to your card within five days, and", "unsaid": "you'll get an email."}
+    lines = [json.dumps(question), json.dumps(statement), "not json", "[1, 2]", '{"said": "x"}', '{"caller": 5}',
+             json.dumps({"caller": "hold on"})]
+    out = run(["classify", "--jsonl"], ("\n".join(lines) + "\n").encode())
+    assert out.returncode == 0, out.stderr
+    records = [json.loads(l) for l in out.stdout.decode().splitlines()]
+    assert len(records) == len(lines)
+    answer, nod = records[0], records[1]
+    assert (answer["action"], answer["intent"], answer["cue"]) == ("interrupt", "ANSWER", "question")
+    assert (nod["action"], nod["intent"]) == ("ignore", "BACKCHANNEL")
+    assert {"action", "intent", "score", "reason"} <= set(answer)
+    assert [r.get("line") for r in records[2:6]] == [3, 4, 5, 6] and all("error" in r for r in records[2:6])
+    assert records[6]["intent"] == "HOLD_REQUEST" and records[6]["cue"] == "none"
+
+
+def test_explain_takes_the_agent_line():
+    out = run(["explain", "yes", "--said", "Would you like me to email it to you?", "--unsaid", "It takes a minute."], b"")
+    assert out.returncode == 0, out.stderr
+    text = out.stdout.decode()
+    assert "context cue: question" in text and "ANSWER" in text and "interrupt" in text

@@ -188,7 +188,8 @@ File: `model/softack.onnx`, {card["model_bytes"]:,} bytes; the threshold, the cl
 {card["interim_prefixes"]} interim prefixes (first words of backchannels, "of" of "of course", on which an
 interim model interruption waits for the next words) travel inside it as metadata.
 
-**Threshold.** {card["threshold"]:.4f}: {card["threshold_rule"]}.
+**Thresholds.** {card["threshold"]:.4f} on the caller's words alone, {card.get("threshold_context", card["threshold"]):.4f}
+with the agent's line: {card["threshold_rule"]}.
 
 **Training data.** Trained on: {trained_on}. `data/utterances.csv` and `data/context.csv`
 ({rows["total"]:,} rows written for this project, {rows["context"]:,} of them with the agent's line;

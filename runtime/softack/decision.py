@@ -120,8 +120,11 @@ class BackchannelFilter:
         config: the soft-ack and keyword lists; ``SoftAckConfig.from_env()`` when None.
         classifier: the model; loaded from the default path when None. Pass ``False`` to run the
             rules alone (anything they leave undecided then interrupts).
-        threshold: interruption probability at or above which the model says interrupt; the
-            threshold stored in the model when None.
+        threshold: interruption probability at or above which the model says interrupt on the
+            caller's words alone; the threshold stored in the model when None.
+        context_threshold: the same with the agent's line as context (chosen apart at training
+            time: in context the model is surer, and a higher bar lets more nods through); the
+            model's when None, or ``threshold`` when only that is given.
     """
 
     def __init__(
@@ -130,6 +133,7 @@ class BackchannelFilter:
         classifier: OnnxClassifier | None | bool = None,
         *,
         threshold: float | None = None,
+        context_threshold: float | None = None,
     ) -> None:
         self._rules = RuleMatcher(config if config is not None else SoftAckConfig.from_env())
         if classifier is None or classifier is True:
@@ -138,6 +142,12 @@ class BackchannelFilter:
         self.threshold = threshold if threshold is not None else (
             self.classifier.threshold if self.classifier is not None else 0.5
         )
+        if context_threshold is None:
+            context_threshold = (
+                threshold if threshold is not None or self.classifier is None
+                else getattr(self.classifier, "context_threshold", self.threshold)
+            )
+        self.context_threshold: float = context_threshold
         self._model_failed_logged = False
         self._model_failures = 0
         # Interim words that only begin a common backchannel ("of" of "of course"): the model's
@@ -150,12 +160,22 @@ class BackchannelFilter:
     def config(self) -> SoftAckConfig:
         return self._rules.config
 
-    def update_options(self, *, config: SoftAckConfig | None = None, threshold: float | None = None) -> None:
+    def update_options(
+        self,
+        *,
+        config: SoftAckConfig | None = None,
+        threshold: float | None = None,
+        context_threshold: float | None = None,
+    ) -> None:
         """Change settings on a live filter (takes effect from the next decision)."""
         if config is not None:
             self._rules = RuleMatcher(config)
         if threshold is not None:
             self.threshold = threshold
+            if context_threshold is None:
+                self.context_threshold = threshold
+        if context_threshold is not None:
+            self.context_threshold = context_threshold
 
     def reload_config(self, **from_env_kwargs: object) -> SoftAckConfig:
         """Re-read ``LIVEKIT_SOFT_ACKS`` / ``LIVEKIT_INTERRUPT_KEYWORDS`` (environment and ``.env``)."""
@@ -253,7 +273,8 @@ class BackchannelFilter:
                 logger.exception("softack model failed; undecided speech interrupts until it recovers")
                 self._model_failed_logged = True
             return Decision(Action.INTERRUPT, Reason.FALLBACK, normalized, intent=Intent.TAKES_TURN, context=context)
-        if score >= self.threshold:
+        threshold = self.context_threshold if context is not None and not context.empty else self.threshold
+        if score >= threshold:
             if not final and normalized in self._interim_prefixes:
                 # "of" (of "of course"), "all" (of "all right"): the start of a nod is no evidence yet
                 return Decision(Action.WAIT, Reason.PARTIAL, normalized, score=score, context=context)

@@ -99,6 +99,8 @@ class OnnxClassifier:
             )
             meta = self._session.get_modelmeta().custom_metadata_map
             self.threshold = float(meta["threshold"])
+            # with the agent's line as context (a model without one uses the same threshold)
+            self.context_threshold = float(meta.get("threshold_context", meta["threshold"]))
             self.metadata: dict[str, str] = dict(meta)
             # An intent model's classes are intent names, BACKCHANNEL first; a binary one's are
             # "0=ignore,1=interrupt" and names no intent.
@@ -115,8 +117,9 @@ class OnnxClassifier:
             raise
         except Exception as e:  # onnxruntime raises several unrelated types for a bad file
             raise ModelLoadError(f"softack model at {self.path} could not be loaded: {e}") from e
-        if not 0.0 < self.threshold < 1.0:
-            raise ModelLoadError(f"softack model at {self.path} has threshold {self.threshold} outside (0, 1)")
+        for name, value in (("threshold", self.threshold), ("threshold_context", self.context_threshold)):
+            if not 0.0 < value < 1.0:
+                raise ModelLoadError(f"softack model at {self.path} has {name} {value} outside (0, 1)")
 
     def predict(self, normalized: str, context: AgentContext | None = None) -> tuple[float, str | None]:
         """P(interruption) of the normalised utterance in its context, and the likeliest intent
