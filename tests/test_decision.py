@@ -8,7 +8,7 @@ from .heldout import heldout
 
 # Model examples: held-out rows of data/ (the model never trained on them), by their label.
 MODEL_INTERRUPTS = [
-    "what's the price of the blue one", "sorry, can I ask something", "what do you mean",
+    "what's the price of the blue one", "sorry, can I ask something", "are there any earlier flights",
     "Does it have a lifetime warranty?", "just the short version please", "Mastercard ending in 2210.",
 ]  # fmt: skip
 MODEL_IGNORES = [
@@ -115,7 +115,7 @@ def test_model_failure_falls_back_to_interrupt_and_logs_once(classifier, caplog)
     class Broken:
         threshold = 0.5
 
-        def score(self, text):
+        def predict(self, text, context=None):
             raise RuntimeError("boom")
 
     filt = BackchannelFilter(SoftAckConfig(), Broken())
@@ -124,6 +124,8 @@ def test_model_failure_falls_back_to_interrupt_and_logs_once(classifier, caplog)
         second = filt.decide("that's great", "speaking")
     assert first.reason is Reason.FALLBACK and second.action is Action.INTERRUPT
     assert sum("model failed" in r.getMessage() for r in caplog.records) == 1
+    # Logged once, but every failure is counted, so a monitor can see the model is down.
+    assert filt.model_failures == 2
     # Rules still work while the model is broken.
     assert filt.decide("yeah", "speaking").action is Action.IGNORE
 

@@ -29,7 +29,7 @@ def test_the_threshold_travels_inside_the_model_file(tmp_path, classifier):
     # a copy alone in a folder (no softack.json beside it), its threshold rewritten
     strict = OnnxClassifier(model_with_threshold(tmp_path, "0.999"))
     assert strict.threshold == pytest.approx(0.999)
-    text = normalize(heldout("what do you mean", "interrupt"))
+    text = normalize(heldout("are there any earlier flights", "interrupt"))
     assert strict.score(text) == classifier.score(text)  # same model, only the threshold differs
     assert BackchannelFilter(SoftAckConfig(), classifier).decide(text, "speaking").interrupts
     assert not BackchannelFilter(SoftAckConfig(), strict).decide(text, "speaking").interrupts
@@ -72,9 +72,11 @@ def test_corrupt_or_truncated_file_is_an_error_naming_it(tmp_path, content):
 
 def test_model_input_is_bounded_and_marked():
     long = " ".join(["word"] * 1000)
+    # The caller's words, bounded, then the same words conjoined with the (empty) context's cue.
     words = model_input(long).split()
-    assert len(words) == MAX_MODEL_WORDS + 2
-    assert words[0] == "xxbos" and words[-1] == "xxeos"
+    assert len(words) == 2 * (MAX_MODEL_WORDS + 2)
+    assert words[0] == "xxbos" and words[MAX_MODEL_WORDS + 1] == "xxeos"
+    assert words[MAX_MODEL_WORDS + 2] != "xxbos" and len(set(words[MAX_MODEL_WORDS + 2 :])) == 3
 
 
 def test_score_is_the_interruption_probability_and_reads_only_the_bounded_input(classifier):

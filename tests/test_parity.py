@@ -6,37 +6,36 @@ import numpy as np
 import pytest
 
 from softack.normalize import normalize
-from softack.onnx_model import model_input
-from training.prepare import load_data, load_swda, split
-from training.train import fit
+from training.prepare import Row, load_all, load_swda, split
+from training.train import features, fit, p_interrupt
 
 from .conftest import ROOT, SWDA_VAL
 
 
 @pytest.fixture(scope="module")
 def refit():
-    train_rows, _ = split(load_data())
+    train_rows, _ = split(load_all())
     card = json.loads((ROOT / "model" / "softack.json").read_text())
     return fit(train_rows, card["classifier"]["C"], card["classifier"]["max_features"])
 
 
-def _compare(classifier, pipeline, texts):
-    normalized = [normalize(t) for t in texts]
-    sk = pipeline.predict_proba([model_input(n) for n in normalized])[:, 1]
-    ox = np.array([classifier.score(n) for n in normalized])
+def _compare(classifier, pipeline, rows: list[Row]):
+    sk = p_interrupt(pipeline, [features(r) for r in rows])
+    ox = np.array([classifier.score(normalize(r.text), r.context) for r in rows])
     return float(np.max(np.abs(sk - ox)))
 
 
 def test_parity_on_every_row_of_data(classifier, refit):
-    # also what catches a stale model: a refit on data/ as it is now must score like model/
-    assert _compare(classifier, refit, [r.text for r in load_data()]) < 1e-4, (
-        "model/ is not the model data/ trains: run `make train`"
-    )
+    # with and without the agent's line: context rows are scored in their context. Also what
+    # catches a stale model: a refit on data/ as it is now must score like model/
+    assert _compare(classifier, refit, load_all()) < 1e-4, "model/ is not the model data/ trains: run `make train`"
 
 
 def test_parity_on_swda_validation(classifier, refit):
     if not SWDA_VAL.is_dir():
         pytest.fail(f"SwDA validation split not found at {SWDA_VAL} (CI has ../shared beside the clone)")
-    texts = [r.text for r in load_swda(SWDA_VAL)] + [r.text for r in load_swda(SWDA_VAL, asr=True)]
-    assert len(texts) > 2000
-    assert _compare(classifier, refit, texts) < 1e-4
+    rows = load_swda(SWDA_VAL) + load_swda(SWDA_VAL, asr=True)
+    assert len(rows) > 2000
+    # the words alone, and in the context of the other speaker's previous utterance
+    assert _compare(classifier, refit, rows) < 1e-4
+    assert _compare(classifier, refit, [Row(r.text, r.label, r.category) for r in rows]) < 1e-4
