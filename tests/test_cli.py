@@ -4,6 +4,7 @@ import json
 import subprocess
 import sys
 
+from .heldout import heldout
 
 
 def run(args, data: bytes, env=None):
@@ -11,14 +12,13 @@ def run(args, data: bytes, env=None):
 
 
 def test_classify_one_line_per_line_with_the_fields():
-    lines = ["okay", "no stop", "", "what's the price of the blue one", "   ", "uh-huh", "yeah okay but wait"]
+    lines = ["okay", "no stop", "", heldout("what's the price of the blue one", "interrupt"), "   ", "uh-huh", "yeah okay but wait"]
     out = run(["classify"], ("\n".join(lines) + "\n").encode())
     assert out.returncode == 0, out.stderr
     records = [json.loads(l) for l in out.stdout.decode().splitlines()]
     assert len(records) == len(lines)
     assert [r["text"] for r in records] == lines
     assert all(set(r) == {"text", "action", "reason", "score", "intent"} for r in records)
-    assert all(r["action"] in ("ignore", "interrupt") for r in records)
     actions = [r["action"] for r in records]
     assert actions == ["ignore", "interrupt", "ignore", "interrupt", "ignore", "ignore", "interrupt"]
     assert records[3]["reason"] == "model" and isinstance(records[3]["score"], float)

@@ -1,17 +1,16 @@
 import logging
 
-from softack import BackchannelFilter, SoftAckConfig
-from softack.config import DEFAULT_INTERRUPT_KEYWORDS, DEFAULT_SOFT_ACKS, MAX_ENTRIES
+from softack import Action, BackchannelFilter, Reason, SoftAckConfig
+from softack.config import DEFAULT_SOFT_ACKS, MAX_ENTRIES
 
 
-def test_defaults_hold_the_original_list(clean_env):
-    config = SoftAckConfig.from_env()
-    for word in ("okay", "yeah", "uhhuh", "ok", "hmm", "right"):
-        assert word in config.soft_acks
-    for word in ("but", "wait", "no", "stop"):
-        assert word in config.keywords
-    assert config.soft_acks == frozenset(DEFAULT_SOFT_ACKS)
-    assert config.keywords == frozenset(DEFAULT_INTERRUPT_KEYWORDS)
+def test_with_nothing_configured_the_original_list_is_ignored_and_its_keywords_interrupt(clean_env):
+    filt = BackchannelFilter(SoftAckConfig.from_env(), classifier=False)
+    # the original design's list, as an STT writes it
+    for text in ("Okay.", "yeah", "Uh-huh", "OK", "hmm", "Right.", "mm-hmm", "i see", "got it"):
+        assert filt.decide(text, "speaking", final=True)[:2] == (Action.IGNORE, Reason.SOFT_ACK), text
+    for text in ("but", "Wait!", "no", "stop", "hold on", "never mind"):
+        assert filt.decide(text, "speaking", final=True)[:2] == (Action.INTERRUPT, Reason.KEYWORD), text
 
 
 def test_environment_replaces_the_list_and_is_normalised(clean_env, monkeypatch):
@@ -59,12 +58,13 @@ def test_soft_ack_that_is_a_keyword_is_dropped_with_a_warning(caplog):
     assert any("stop" in r.getMessage() for r in caplog.records)
 
 
-def test_unreadable_dotenv_keeps_defaults(clean_env, caplog):
+def test_unreadable_dotenv_warns_and_keeps_defaults(clean_env, caplog):
     path = clean_env / ".env"
     path.write_bytes(b"LIVEKIT_SOFT_ACKS=\xff\xfe\x00bad\n")
     with caplog.at_level(logging.WARNING, logger="softack"):
         config = SoftAckConfig.from_env(dotenv_path=str(path))
     assert config.soft_acks == frozenset(DEFAULT_SOFT_ACKS)
+    assert any(".env" in r.getMessage() and str(path) in r.getMessage() for r in caplog.records), caplog.text
 
 
 def test_reload_at_run_time(clean_env, monkeypatch, classifier):

@@ -4,6 +4,18 @@ import pytest
 
 from softack import Action, BackchannelFilter, Reason, SoftAckConfig
 
+from .heldout import heldout
+
+# Model examples: held-out rows of data/ (the model never trained on them), by their label.
+MODEL_INTERRUPTS = [
+    "what's the price of the blue one", "sorry, can I ask something", "are there any earlier flights",
+    "Does it have a lifetime warranty?", "just the short version please", "Mastercard ending in 2210.",
+]  # fmt: skip
+MODEL_IGNORES = [
+    "oh wow", "that sounds fun", "Oh neat", "ah interesting", "That makes perfect sense.",
+    "oh that's smart", "yeah that's hard",
+]  # fmt: skip
+
 
 # The four scenarios of the original design.
 @pytest.mark.parametrize("text", ["i see", "got it", "Oh, okay.", "yes yes", "sure", "mm-hmm", "Uh-huh, yep."])
@@ -63,21 +75,18 @@ def test_unreadable_script_interrupts_rather_than_dropping(make_filter):
     assert (d.action, d.reason) == (Action.INTERRUPT, Reason.UNRECOGNISED)
 
 
-@pytest.mark.parametrize(
-    "text",
-    ["what's the price of the blue one", "can you repeat that", "my order number is 4471",
-     "i want to talk to a human", "sorry, can I ask something", "what do you mean"],
-)
+@pytest.mark.parametrize("text", MODEL_INTERRUPTS)
 def test_model_interrupts_on_substance(make_filter, text):
-    d = make_filter().decide(text, "speaking", final=True)
+    d = make_filter().decide(heldout(text, "interrupt"), "speaking", final=True)
     assert d.action is Action.INTERRUPT and d.reason is Reason.MODEL
     assert d.score is not None and d.score >= make_filter().threshold
 
 
-@pytest.mark.parametrize("text", ["oh wow", "that's great", "oh really", "makes sense", "cool", "exactly", "oh that's nice"])
+@pytest.mark.parametrize("text", MODEL_IGNORES)
 def test_model_ignores_backchannels_outside_the_list(make_filter, text):
-    d = make_filter().decide(text, "speaking", final=True)
-    assert d.action is Action.IGNORE, (text, d)
+    d = make_filter().decide(heldout(text, "ignore"), "speaking", final=True)
+    assert (d.action, d.reason) == (Action.IGNORE, Reason.MODEL), (text, d)
+    assert d.score is not None and d.score < make_filter().threshold
 
 
 def test_phrase_soft_ack_beats_its_own_keyword_but_not_a_bare_keyword(classifier):
@@ -98,7 +107,7 @@ def test_multiword_keywords_match_only_as_phrases(make_filter):
 def test_rules_only_filter_interrupts_what_it_cannot_decide():
     filt = BackchannelFilter(SoftAckConfig(), classifier=False)
     assert filt.decide("yeah", "speaking").action is Action.IGNORE
-    d = filt.decide("oh wow", "speaking")
+    d = filt.decide(heldout("oh wow", "ignore"), "speaking")
     assert (d.action, d.reason) == (Action.INTERRUPT, Reason.FALLBACK)
 
 
@@ -125,14 +134,16 @@ def test_update_options_on_a_live_filter(make_filter):
     filt = make_filter()
     filt.update_options(config=SoftAckConfig(soft_acks={"roger"}))
     assert filt.decide("roger", "speaking").reason is Reason.SOFT_ACK
+    text = heldout("just the short version please", "interrupt")
+    assert filt.decide(text, "speaking").action is Action.INTERRUPT
     filt.update_options(threshold=0.999999)
-    assert filt.decide("tell me more about the fees", "speaking").action is Action.IGNORE
+    assert filt.decide(text, "speaking").action is Action.IGNORE
 
 
 def test_one_debug_line_per_decision_with_reason_score_and_time(make_filter, caplog):
     filt = make_filter()
     with caplog.at_level("DEBUG", logger="softack"):
-        filt.decide("what's the price of the blue one", "speaking")
+        filt.decide(heldout("what's the price of the blue one", "interrupt"), "speaking")
         filt.decide("yeah", "speaking")
     lines = [r.getMessage() for r in caplog.records if r.name == "softack"]
     assert len(lines) == 2
@@ -147,8 +158,15 @@ def test_interim_that_begins_a_soft_ack_phrase_waits_for_more_words(make_filter)
         assert (d.action, d.reason) == (Action.WAIT, Reason.PARTIAL), text
     # the next interim decides
     assert filt.decide("i see", "speaking").action is Action.IGNORE
-    assert filt.decide("i want the blue one", "speaking").action is Action.INTERRUPT
+    assert filt.decide(heldout("i want the blue one", "interrupt"), "speaking").action is Action.INTERRUPT
     assert filt.decide("i but", "speaking").reason is Reason.KEYWORD
     # a final is never left waiting: "i" that trails off is judged by the model
     d = filt.decide("i", "speaking", final=True)
     assert d.reason is Reason.MODEL
+
+
+def test_the_heldout_helper_refuses_training_rows_and_unknown_text():
+    assert heldout("oh wow", "ignore") == "oh wow"
+    for text, label in [("cool", "ignore"), ("tell me more about the fees", "interrupt"), ("oh wow", "interrupt")]:
+        with pytest.raises(AssertionError):
+            heldout(text, label)

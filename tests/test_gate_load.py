@@ -1,56 +1,43 @@
-"""Fifty sessions in one process (issue 5, item 4): the gate under load.
+"""Fifty sessions in one process (issues 5 and 11): the gate under load, asserting nothing that load can change.
 
-Fifty real ``AgentSession``s, each with its own script (its own words, timings and, for some, its
-own soft-ack and keyword lists), run at the same time in one event loop through
-``softack.testing.run_scenario``, twice (two rounds). Each script is also run alone (one session
-in its own process and event loop, in a pool of worker processes so the reference runs do not
-take 50 x 5 s), and in both rounds every session must decide exactly as it did alone: the same
-decisions (transcript, final or interim, action, reason), the same backchannels and interruptions,
-the same user turns and LLM requests, and nothing from any other session.
+Fifty real ``AgentSession``s, each with its own script (its own words and timings and, for some,
+its own soft-ack and keyword lists), run at the same time in one event loop. However busy the
+machine and however the loop interleaves them, each session must:
 
-The event loop: every synchronous method of the gate (``_Gate``: its STT-event handling, the
-session-event handlers, timers, and what they call, ``BackchannelFilter.decide`` and
-``session.interrupt()`` included) is timed while the fifty sessions run. The bound is 1 ms for the
-longest one. What is held to it is the stretch's CPU time (``time.thread_time``) less two things
-that are not the gate's: the interpreter's cyclic garbage collections that ran inside it
-(``gc.callbacks``; the collector runs at whatever allocation crosses its threshold, anywhere in the
-process), and the listeners of the gate's ``decision`` / ``backchannel`` / ``interruption`` events
-(here the harness's recorders, which format a timeline note per event; in production, whatever the
-application registers). CPU time, not wall time, because time the operating system gives the CPU
-to other processes is not the gate's either. Each call is measured once per round (the same
-work: the same session's n-th call of the same method) and its cost is the lesser of the two
-measurements, the usual way to keep a burst of noise from a shared host (this runs on a 2-vCPU VM)
-from being read as the gate's. The other figures (each round's longest stretch, CPU with the
-listeners, wall time with and without collections, the lag of the whole event loop: every
-session's audio, VAD, framework and gate together) are measured and printed, not bounded.
+- decide right: every decision it reports is what its own filter decides for that transcript, in
+  the agent state and finality the gate saw (``decide`` is pure, so this is exact);
+- keep to itself: every text it decides, reports or puts in its chat context holds only its own
+  words (one word per session is said by no other);
+- lose nothing: every final transcript its STT sent is either reported as a backchannel or, in
+  order, in the user turns of its chat context, and the two never overlap;
+- raise nothing: no exception reaches the event loop, no error is logged.
 
-Fifty real-time sessions on two cores may play their tone with small underruns; this test judges
-decisions and state, not gaps in the audio (the scenario tests do that, one or two at a time).
+Nothing here is a time bound, and nothing depends on when an event is handled: the user's script
+starts once the agent is heard (not at a fixed delay after the session starts), and a session
+ends once everything it was sent is accounted for (the deadline only stops a hang). How long the
+gate holds the event loop under this load is measured by ``make bench``
+(``tests/benchmarks/load.py``), not asserted.
 """
 
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
-import functools
-import gc
-import inspect
-import multiprocessing
+import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from softack import BackchannelFilter, OnnxClassifier, SoftAckConfig
-from softack import gate as gate_module
+from livekit.agents import stt
+
+from softack import BackchannelFilter, SoftAckConfig
+from softack.decision import FILTERED_AGENT_STATES, Action, Reason
 from softack.demo import INSTRUCTIONS, MONOLOGUE
-from softack.gate import SoftAckAgent, turn_handling
+from softack.gate import BackchannelEvent, DecisionEvent, InterruptionEvent, SoftAckAgent, turn_handling
 from softack.normalize import normalize
-from softack.testing import Scenario, ScenarioRun, UserSpeech, run_scenario
+from softack.testing import OfflineSession, Scenario, ScriptedLLM, UserSpeech
 
 SESSIONS = 50
-DURATION = 5.0
-BLOCKING_BOUND = 0.001  # the issue's bound: 1 ms
-REFERENCE_WORKERS = 10
-ROUNDS = 2  # the gate's cost is measured in each; decisions compared in each
+# Only a hang guard: a session that has not accounted for everything by then has lost something.
+SETTLE_DEADLINE = 120.0
 
 AGENT_LINES = (
     MONOLOGUE,
@@ -86,9 +73,8 @@ class Script:
 
 
 def script(i: int) -> Script:
-    """Session ``i``'s script: five shapes, words and timings varied per session. The user starts
-    after 1 s (fifty sessions starting at once keep the loop busy for a few hundred ms) and every
-    turn is committed by 4 s, well before the end of the run (5 s)."""
+    """Session ``i``'s script: five shapes, words and timings varied per session. Times count from
+    the agent's first sound; its line lasts about 8 s, so the user speaks over it."""
     name = NAMES[i]
     t1 = 1.0 + 0.04 * (i % 6)
     bc = BACKCHANNELS[i % len(BACKCHANNELS)]
@@ -117,8 +103,7 @@ def script(i: int) -> Script:
             title=f"session {i}",
             agent_says=AGENT_LINES[i % len(AGENT_LINES)],
             user=tuple(user),
-            expect=("ignore",) * len(user),  # not judged here: each session is compared with itself alone
-            duration=DURATION,
+            expect=("ignore",) * len(user),  # not judged from timings here (see the module docstring)
             replies={name: f"Noted, {name}."},
         ),
         lists=lists,
@@ -140,257 +125,131 @@ def filters(classifier) -> dict[str, BackchannelFilter]:
     return {lists: BackchannelFilter(config(lists), classifier) for lists in ("default", "radio", "strict")}
 
 
-async def run_script(sc: Script, bf: BackchannelFilter) -> ScenarioRun:
-    agent = SoftAckAgent(
-        instructions=INSTRUCTIONS, backchannel_filter=bf, no_transcript_timeout=sc.no_transcript_timeout
+
+@dataclass
+class SessionRun:
+    """One session's record: what the gate reported and the session it ran in."""
+
+    script: Script
+    filter: BackchannelFilter
+    offline: OfflineSession
+    decisions: list[DecisionEvent] = field(default_factory=list)
+    backchannels: list[BackchannelEvent] = field(default_factory=list)
+    interruptions: list[InterruptionEvent] = field(default_factory=list)
+
+    def finals(self) -> list[str]:
+        return [e.text for e in self.offline.stt.emitted if e.type is stt.SpeechEventType.FINAL_TRANSCRIPT]
+
+    def turns_expected(self) -> list[str]:
+        """The finals that were not reported as backchannels, in order."""
+        backchannels = [normalize(b.transcript) for b in self.backchannels]
+        out = []
+        for text in map(normalize, self.finals()):
+            if backchannels and backchannels[0] == text:
+                backchannels.pop(0)
+            else:
+                out.append(text)
+        return out
+
+    def turns_heard(self) -> list[str]:
+        return [normalize(t) for t in self.offline.user_messages()]
+
+    def all_sent(self) -> bool:
+        return len(self.offline.stt.emitted) == len(self.offline.stt.script())
+
+    def settled(self) -> bool:
+        """Everything the scripts sent has been accounted for (see ``test_fifty_concurrent_sessions``)."""
+        return self.all_sent() and " ".join(self.turns_heard()) == " ".join(self.turns_expected())
+
+
+async def run_session(sc: Script, bf: BackchannelFilter) -> SessionRun:
+    """Run one script until all of it is accounted for (or the hang guard's deadline)."""
+    scenario = sc.scenario
+    off = OfflineSession(
+        user=scenario.user, turn_handling=turn_handling(turn_detection="vad"), llm=ScriptedLLM(scenario.replies)
     )
-    return await run_scenario(sc.scenario, agent, turn_handling=turn_handling(turn_detection="vad"), label="gate")
-
-
-def summary(run: ScenarioRun) -> dict:
-    """What the session decided and did, as plain data."""
-    return {
-        "decisions": [(d.transcript, d.final, d.decision.action.value, d.decision.reason.value) for d in run.decisions],
-        "backchannels": [b.transcript for b in run.backchannels],
-        "interruptions": [(i.reason, i.transcript) for i in run.interruptions],
-        "user_turns": run.offline.user_messages(),
-        "llm": sorted(set(run.offline.llm.user_texts)),
-    }
-
-
-# ------------------------------------------------------------------------- reference runs, alone
-
-_worker_filters: dict[str, BackchannelFilter] | None = None
-
-
-def _solo(i: int) -> dict:
-    """Run script ``i`` alone: one session in a fresh event loop in a worker process."""
-    global _worker_filters
-    if _worker_filters is None:
-        _worker_filters = filters(OnnxClassifier())
-    sc = script(i)
-    return summary(asyncio.run(run_script(sc, _worker_filters[sc.lists])))
-
-
-def solo_results() -> list[dict]:
-    context = multiprocessing.get_context("spawn")  # no fork of a process running onnxruntime
-    with concurrent.futures.ProcessPoolExecutor(REFERENCE_WORKERS, mp_context=context) as pool:
-        return list(pool.map(_solo, range(SESSIONS)))
-
-
-# -------------------------------------------------------------------------------- gate timing
-
-
-@dataclass(frozen=True)
-class GateCall:
-    """One outermost call into the gate, timed (seconds)."""
-
-    round: int
-    gate: object  # the _Gate (one per session)
-    method: str
-    wall: float
-    cpu: float  # CPU time of this thread: time the OS gave to other processes is not in it
-    gc: float  # cyclic garbage collections that ran inside the call
-    listeners: float  # CPU time in the gate's event listeners (here: the harness's recorders), GC excluded
-
-    @property
-    def own(self) -> float:
-        """The gate's own blocking: its CPU time, less collections and listeners."""
-        return self.cpu - self.gc - self.listeners
-
-
-class GateTimer:
-    """Times every outermost call into a synchronous ``_Gate`` method: the garbage collections
-    inside it (``gc.callbacks``), and the time spent in the listeners of the gate's events (the
-    ``emit`` it was built with)."""
-
-    def __init__(self) -> None:
-        self.calls: list[GateCall] = []
-        self.round = 0
-        self._depth = 0
-        self._gc = 0.0  # running totals
-        self._gc_started = 0.0
-        self._listeners = 0.0
-
-    def on_gc(self, phase: str, info: dict) -> None:
-        if phase == "start":
-            self._gc_started = time.perf_counter()
-        else:
-            self._gc += time.perf_counter() - self._gc_started
-
-    def wrap(self, name: str, fn):
-        @functools.wraps(fn)
-        def timed(*args, **kwargs):
-            if self._depth:
-                return fn(*args, **kwargs)
-            self._depth += 1
-            gc0, listeners0 = self._gc, self._listeners
-            wall0, cpu0 = time.perf_counter(), time.thread_time()
-            try:
-                return fn(*args, **kwargs)
-            finally:
-                wall, cpu = time.perf_counter() - wall0, time.thread_time() - cpu0
-                self._depth -= 1
-                self.calls.append(
-                    GateCall(self.round, args[0], name, wall, cpu, self._gc - gc0, self._listeners - listeners0)
-                )
-
-        return timed
-
-    def timed_emit(self, emit):
-        def emit_timed(*args, **kwargs):
-            gc0, cpu0 = self._gc, time.thread_time()
-            try:
-                return emit(*args, **kwargs)
-            finally:
-                self._listeners += time.thread_time() - cpu0 - (self._gc - gc0)
-
-        return emit_timed
-
-    def install(self, monkeypatch) -> list[str]:
-        gate = gate_module._Gate
-        names = []
-        for name, fn in vars(gate).items():
-            if inspect.isfunction(fn) and not (inspect.iscoroutinefunction(fn) or inspect.isasyncgenfunction(fn)):
-                if name == "__init__":
-                    fn = self._init_with_timed_emit(fn)
-                monkeypatch.setattr(gate, name, self.wrap(name, fn))
-                names.append(name)
-        gc.callbacks.append(self.on_gc)
-        return names
-
-    def _init_with_timed_emit(self, init):
-        @functools.wraps(init)
-        def init_timed(gate, *args, emit, **kwargs):
-            init(gate, *args, emit=self.timed_emit(emit), **kwargs)
-
-        return init_timed
-
-    def uninstall(self) -> None:
-        gc.callbacks.remove(self.on_gc)
-
-    def longest(self, key, round: int) -> GateCall:
-        return max((c for c in self.calls if c.round == round), key=key)
-
-    def per_call_minimum(self, session_of: dict[int, dict[int, int]]) -> dict[tuple, list[GateCall]]:
-        """Each session's calls, paired across rounds as (session, method, n-th such call):
-        the same work measured once per round."""
-        paired: dict[tuple, list[GateCall]] = {}
-        seen: dict[tuple, int] = {}
-        for c in self.calls:
-            session = session_of[c.round][id(c.gate._session)]  # type: ignore[attr-defined]
-            n = seen.get((c.round, session, c.method), 0)
-            seen[(c.round, session, c.method)] = n + 1
-            paired.setdefault((session, c.method, n), []).append(c)
-        return paired
-
-
-async def loop_lag_probe(lags: list[float], period: float = 0.002) -> None:
-    """How late the event loop wakes a sleeper: its longest stall, whoever caused it."""
-    while True:
-        start = time.perf_counter()
-        await asyncio.sleep(period)
-        lags.append(time.perf_counter() - start - period)
-
-
-# ----------------------------------------------------------------------------------- the test
+    agent = SoftAckAgent(instructions=INSTRUCTIONS, backchannel_filter=bf, no_transcript_timeout=sc.no_transcript_timeout)
+    run = SessionRun(sc, bf, off)
+    agent.on("decision", run.decisions.append)
+    agent.on("backchannel", run.backchannels.append)
+    agent.on("interruption", run.interruptions.append)
+    try:
+        await off.session.start(agent)
+        off.session.say(scenario.agent_says)
+        # the user's script counts from the agent's first sound, however long the start took
+        await off.wait_for_agent_state("speaking", timeout=SETTLE_DEADLINE)
+        off.clock.start()
+        await off.run_until(max(s.end for s in scenario.user))  # the VAD has played it all
+        deadline = time.monotonic() + SETTLE_DEADLINE
+        while not run.settled() and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+    finally:
+        await off.aclose()
+    return run
 
 
 def words_of(sc: Script) -> set[str]:
     return {w for s in sc.scenario.user for step in s.transcripts for w in normalize(step.text).split()}
 
 
-async def test_fifty_concurrent_sessions_decide_as_alone(classifier, monkeypatch):
-    """Two rounds of fifty concurrent sessions, each round compared with every script run alone;
-    the gate's blocking is measured in both (see the module's docstring)."""
+# ----------------------------------------------------------------------------------- the test
+
+
+async def test_fifty_concurrent_sessions_decide_keep_to_themselves_and_lose_nothing(classifier, caplog):
     scripts = [script(i) for i in range(SESSIONS)]
     assert len({s.scenario.user for s in scripts}) == SESSIONS, "every session needs its own script"
-
-    started = time.perf_counter()
-    alone = await asyncio.get_running_loop().run_in_executor(None, solo_results)
-    alone_took = time.perf_counter() - started
-
     shared = filters(classifier)
-    timer = GateTimer()
-    timed = timer.install(monkeypatch)
-    assert {"_on_stt_event", "_on_agent_state", "_on_user_state", "_decide", "_interrupt"} <= set(timed)
-    rounds: list[list[ScenarioRun]] = []
-    lags: list[float] = []
-    took: list[float] = []
+    loop = asyncio.get_running_loop()
+    loop_errors: list[dict] = []
+    previous_handler = loop.get_exception_handler()
+    loop.set_exception_handler(lambda _, context: loop_errors.append(context))
     try:
-        for n in range(ROUNDS):
-            timer.round = n
-            probe = asyncio.create_task(loop_lag_probe(lags))
-            started = time.perf_counter()
-            try:
-                rounds.append(await asyncio.gather(*(run_script(sc, shared[sc.lists]) for sc in scripts)))
-            finally:
-                probe.cancel()
-            took.append(time.perf_counter() - started)
+        with caplog.at_level(logging.ERROR):
+            runs = await asyncio.gather(*(run_session(sc, shared[sc.lists]) for sc in scripts))
     finally:
-        timer.uninstall()
+        loop.set_exception_handler(previous_handler)
 
-    # -- every decision as alone, and nothing from another session
-    for n, runs in enumerate(rounds):
-        together = [summary(r) for r in runs]
-        for i, (sc, got, ref) in enumerate(zip(scripts, together, alone, strict=True)):
-            assert got == ref, f"session {i} ({sc.lists} lists) decided differently under load (round {n})"
-            own = words_of(sc)
-            said = (
-                [d[0] for d in got["decisions"]]
-                + got["backchannels"]
-                + [t for _, t in got["interruptions"]]
-                + got["user_turns"]
-                + got["llm"]
-            )
-            for text in said:
-                assert set(normalize(text).split()) <= own, f"session {i} saw words it was not told: {text!r}"
-            others = set(NAMES) - {NAMES[i]}
-            assert not {w for text in said for w in normalize(text).split()} & others
-    # the scripts exercised what they were written for
-    kinds = {d[2] for s in alone for d in s["decisions"]}
-    assert {"ignore", "interrupt"} <= kinds
-    assert sum(bool(s["backchannels"]) for s in alone) >= SESSIONS * 3 // 4
-    assert sum(any(r == "no_transcript" for r, _ in s["interruptions"]) for s in alone) == 5
-    assert sum(bool(s["user_turns"]) for s in alone) >= SESSIONS // 3
+    # -- raise nothing
+    assert not loop_errors, loop_errors
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
 
-    # -- the event loop: the gate never holds it for more than 1 ms
-    assert len(timer.calls) >= 10 * SESSIONS * ROUNDS
-    assert sum(c.listeners > 0 for c in timer.calls) >= SESSIONS, "the gate's events were not timed"
-    session_of = [{id(r.offline.session): i for i, r in enumerate(runs)} for runs in rounds]
-    paired = timer.per_call_minimum(session_of)
-    assert sum(len(calls) == ROUNDS for calls in paired.values()) >= 0.9 * len(paired)
-    # a call's cost is the least of its measurements (a burst of noise from the host is not the gate's)
-    best = {key: min(calls, key=lambda c: c.own) for key, calls in paired.items()}
-    worst_key, worst = max(best.items(), key=lambda kv: kv[1].own)
-    decide = max(
-        min(rounds[n][i].decisions[k].duration for n in range(ROUNDS))
-        for i in range(SESSIONS)
-        for k in range(len(rounds[0][i].decisions))
-    )
-    lags.sort()
-    report = [
-        f"{SESSIONS} sessions: alone (pool of {REFERENCE_WORKERS} processes) {alone_took:.1f} s, "
-        f"together {' s, '.join(f'{t:.1f}' for t in took)} s; {len(timer.calls)} gate calls"
-    ]
-    for n in range(ROUNDS):
-        own = timer.longest(lambda c: c.own, n)
-        cpu = timer.longest(lambda c: c.cpu - c.gc, n)
-        wall_no_gc = timer.longest(lambda c: c.wall - c.gc, n)
-        wall = timer.longest(lambda c: c.wall, n)
-        report.append(
-            f"round {n}: longest gate stretch {own.own * 1e3:.3f} ms CPU less GC and listeners "
-            f"({own.method}); {(cpu.cpu - cpu.gc) * 1e3:.3f} ms CPU less GC with listeners; "
-            f"{(wall_no_gc.wall - wall_no_gc.gc) * 1e3:.3f} ms wall less GC; {wall.wall * 1e3:.3f} ms wall"
+    for i, run in enumerate(runs):
+        sc, where = run.script, f"session {i} ({run.script.lists} lists)"
+        # -- lose nothing: every scripted event went out, every final is a backchannel or a turn
+        assert run.all_sent(), f"{where}: the script was not all sent"
+        assert " ".join(run.turns_heard()) == " ".join(run.turns_expected()), (
+            f"{where}: user turns {run.turns_heard()}, but finals less backchannels {run.turns_expected()}"
         )
-    report.append(
-        f"longest gate call, least of its {ROUNDS} measurements: {worst.own * 1e3:.3f} ms "
-        f"(session {worst_key[0]}, {worst_key[1]}); longest decide(), likewise: {decide * 1e3:.3f} ms"
-    )
-    report.append(
-        f"event-loop lag (all sessions, all sources): p50 {lags[len(lags) // 2] * 1e3:.2f} ms, "
-        f"p99 {lags[int(len(lags) * 0.99)] * 1e3:.2f} ms, max {lags[-1] * 1e3:.1f} ms"
-    )
-    print("\n" + "\n".join(report))
-    assert decide <= BLOCKING_BOUND, "\n".join(report)
-    assert worst.own <= BLOCKING_BOUND, "\n".join(report)
+        # -- decide right: each decision is the session's own filter's, for what the gate saw
+        assert run.decisions, where
+        for ev in run.decisions:
+            assert ev.decision == run.filter.decide(ev.transcript, ev.agent_state, final=ev.final), (where, ev)
+        decided = {(normalize(ev.transcript), ev.decision.action) for ev in run.decisions}
+        for b in run.backchannels:
+            assert (normalize(b.transcript), Action.IGNORE) in decided, (where, b)
+        for x in run.interruptions:
+            if x.reason == "decision":
+                assert x.decision is not None and x.decision.action is Action.INTERRUPT, (where, x)
+            else:  # speech with no transcript: only the sessions whose script has such a sound
+                assert any(not s.transcripts for s in sc.scenario.user), (where, x)
+        # -- keep to itself
+        own = words_of(sc)
+        said = (
+            [ev.transcript for ev in run.decisions]
+            + [b.transcript for b in run.backchannels]
+            + [x.transcript for x in run.interruptions]
+            + run.offline.user_messages()
+            + run.offline.llm.user_texts
+        )
+        for text in said:
+            assert set(normalize(text).split()) <= own, f"{where} saw words it was not told: {text!r}"
+
+    # the scripts exercised what they were written for: ignores and interruptions, and each list
+    # deciding "roger" its own way while the agent spoke
+    judged = [(r.script.lists, ev) for r in runs for ev in r.decisions if ev.agent_state in FILTERED_AGENT_STATES]
+    assert {Action.IGNORE, Action.INTERRUPT} <= {ev.decision.action for _, ev in judged}
+    assert any(lists == "radio" and normalize(ev.transcript) == "roger" and ev.decision.reason is Reason.SOFT_ACK
+               for lists, ev in judged)
+    assert any(lists == "strict" and ev.decision.keyword == "roger" for lists, ev in judged)
+    assert sum(bool(r.backchannels) for r in runs) >= SESSIONS // 2
+    assert sum(bool(r.turns_heard()) for r in runs) >= SESSIONS // 3

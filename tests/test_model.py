@@ -1,20 +1,44 @@
 """Loading the exported model: where it is found, and clear errors when it is bad."""
 
-import json
 import shutil
 
 import pytest
 
-from softack import ModelLoadError, OnnxClassifier, default_model_path
+from softack import BackchannelFilter, ModelLoadError, OnnxClassifier, SoftAckConfig, default_model_path
+from softack.normalize import normalize
 from softack.onnx_model import MAX_MODEL_WORDS, model_input
 
-from .conftest import ROOT
+from .heldout import heldout
 
 
-def test_default_model_loads_with_threshold_in_metadata(classifier):
-    assert 0 < classifier.threshold < 1
-    card = json.loads((ROOT / "model" / "softack.json").read_text())
-    assert abs(card["threshold"] - classifier.threshold) < 1e-6
+def model_with_threshold(tmp_path, value: str | None):
+    """A copy of the shipped model whose threshold metadata is ``value`` (None: removed)."""
+    import onnx
+
+    model = onnx.load(default_model_path())
+    props = [(p.key, p.value) for p in model.metadata_props if p.key != "threshold"]
+    if value is not None:
+        props.append(("threshold", value))
+    onnx.helper.set_model_props(model, dict(props))
+    path = tmp_path / "model.onnx"
+    onnx.save(model, path)
+    return path
+
+
+def test_the_threshold_travels_inside_the_model_file(tmp_path, classifier):
+    # a copy alone in a folder (no softack.json beside it), its threshold rewritten
+    strict = OnnxClassifier(model_with_threshold(tmp_path, "0.999"))
+    assert strict.threshold == pytest.approx(0.999)
+    text = normalize(heldout("are there any earlier flights", "interrupt"))
+    assert strict.score(text) == classifier.score(text)  # same model, only the threshold differs
+    assert BackchannelFilter(SoftAckConfig(), classifier).decide(text, "speaking").interrupts
+    assert not BackchannelFilter(SoftAckConfig(), strict).decide(text, "speaking").interrupts
+
+
+@pytest.mark.parametrize("value", ["0", "1", "1.5", "-0.2", "nan", "high", None])
+def test_a_threshold_missing_or_outside_0_1_is_an_error_naming_the_file(tmp_path, value):
+    with pytest.raises(ModelLoadError, match="model.onnx"):
+        OnnxClassifier(model_with_threshold(tmp_path, value))
 
 
 def test_env_variable_overrides_the_default(monkeypatch, tmp_path):
@@ -55,7 +79,12 @@ def test_model_input_is_bounded_and_marked():
     assert words[MAX_MODEL_WORDS + 2] != "xxbos" and len(set(words[MAX_MODEL_WORDS + 2 :])) == 3
 
 
-def test_scores_are_probabilities(classifier):
-    for text in ["yeah", "what time do you close", "", "x " * 500]:
-        s = classifier.score(text)
-        assert 0.0 <= s <= 1.0
+def test_score_is_the_interruption_probability_and_reads_only_the_bounded_input(classifier):
+    # the probability of class 1 (interrupt), not of class 0: a held-out interruption scores
+    # above a held-out backchannel, and the two classes' probabilities would swap that
+    ask = classifier.score(normalize(heldout("Does it have a lifetime warranty?", "interrupt")))
+    ack = classifier.score(normalize(heldout("that sounds fun", "ignore")))
+    assert ack < classifier.threshold <= ask
+    # words past MAX_MODEL_WORDS do not change the score: the model reads a bounded input
+    head = " ".join(["please", "send", "the", "invoice"] * (MAX_MODEL_WORDS // 4))
+    assert classifier.score(head + " yeah" * 500) == classifier.score(head + " wow what")

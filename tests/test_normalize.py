@@ -1,4 +1,11 @@
+import csv
+import os
+import re
+import unicodedata
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from softack.normalize import has_word_characters, normalize
 
@@ -71,3 +78,91 @@ def test_idempotent_on_samples():
     for raw in ["Uh-huh, yeah!", "mm hmm okay", "O.K. then", "no, stop", "what's the price?"]:
         once = normalize(raw)
         assert normalize(once) == once
+
+
+# ---------------------------------------------------------------- against the slow reference
+
+# The normaliser before issue 11 made it fast (one regex over the text, a regex and a cache per
+# word, the pair loop whenever a first half occurred). The fast one must give the same output on
+# every string: data/, the model and every configured list were built on this one.
+_REF_APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "`": "'", "\u00b4": "'"})
+_REF_NON_WORD = re.compile(r"[^a-z0-9']+")
+_REF_WORD_VARIANTS = (
+    (r"uh+hu+h*|uhhu", "uhhuh"),
+    (r"m+h+m+|um+hu?m+|uhhu?m+", "mhm"),
+    (r"h+m+", "hmm"),
+    (r"m{2,}", "mm"),
+    (r"ye+a+h*|yeh|yah", "yeah"),
+    (r"o+h+", "oh"),
+    (r"a+h+", "ah"),
+    (r"u+m+", "um"),
+    (r"u+h+", "uh"),
+    (r"huh+", "huh"),
+)
+_REF_PAIRS = {
+    ("uh", "huh"): "uhhuh", ("uh", "hu"): "uhhuh", ("mm", "hmm"): "mhm", ("m", "hmm"): "mhm",
+    ("um", "hum"): "mhm", ("uh", "hum"): "mhm", ("hmm", "hmm"): "mhm", ("o", "k"): "ok",
+    ("o", "kay"): "okay", ("all", "right"): "alright",
+}  # fmt: skip
+
+
+def reference_normalize(text: str) -> str:
+    if not text:
+        return ""
+    if not text.isascii():
+        text = text.encode("utf-8", "replace").decode("utf-8")
+        text = unicodedata.normalize("NFKD", text.translate(_REF_APOSTROPHES))
+        text = text.encode("ascii", "ignore").decode("ascii")
+    elif "`" in text:
+        text = text.replace("`", "'")
+    words = []
+    for word in _REF_NON_WORD.sub(" ", text.lower()).split():
+        bare = word.strip("'")
+        for pattern, canonical in _REF_WORD_VARIANTS:
+            if re.fullmatch(pattern, bare):
+                bare = canonical
+                break
+        if bare:
+            words.append(bare)
+    folded, i = [], 0
+    while i < len(words):
+        pair = _REF_PAIRS.get((words[i], words[i + 1])) if i + 1 < len(words) else None
+        folded.append(pair or words[i])
+        i += 2 if pair else 1
+    return " ".join(folded)
+
+
+def test_same_as_the_reference_on_every_row_of_data():
+    from training.prepare import DATA_DIR
+
+    texts = []
+    with open(DATA_DIR / "utterances.csv", newline="", encoding="utf-8") as f:
+        texts += [row["text"] for row in csv.DictReader(f)]
+    assert len(texts) > 5_000
+    if (DATA_DIR / "context.csv").is_file():  # the agent's lines and the caller's words
+        with open(DATA_DIR / "context.csv", newline="", encoding="utf-8") as f:
+            texts += [row[k] for row in csv.DictReader(f) for k in ("said", "unsaid", "caller") if k in row]
+    assert [normalize(t) for t in texts] == [reference_normalize(t) for t in texts]
+
+
+# Characters the normaliser treats specially, so that random strings hit its branches often:
+# variant letters, pair halves, apostrophes and look-alikes, backquotes (typed, and U+1FEF, which
+# decomposes to one), accents, case, separators, lone surrogates, other scripts.
+_TRICKY = list("uhmyeaokrigtUHMYEAOK '`-.,!?0") + [
+    "\u2019", "\u2018", "\u02bc", "\u00b4", "\u1fef", "\u00e9", "\u0301", "\uff59", "\u200b", "\x00",
+    "\t", "\n", "\udcff", "\U0001f600", "\u4f60", " uh ", " huh ", " mm ", " hmm ", " o ", " k ",
+    " all ", " right ", "'''", "yeah", "uh-huh", "mm-hmm",
+]  # fmt: skip
+FUZZ_EXAMPLES = int(os.environ.get("SOFTACK_FUZZ_EXAMPLES", "300"))
+
+
+@settings(max_examples=FUZZ_EXAMPLES * 10, deadline=None)
+@given(st.lists(st.sampled_from(_TRICKY), max_size=40).map("".join))
+def test_same_as_the_reference_on_tricky_strings(text):
+    assert normalize(text) == reference_normalize(text)
+
+
+@settings(max_examples=FUZZ_EXAMPLES * 3, deadline=None)
+@given(st.text(max_size=300))
+def test_same_as_the_reference_on_any_string(text):
+    assert normalize(text) == reference_normalize(text)

@@ -15,38 +15,55 @@ from softack.normalize import has_word_characters
 FUZZ_EXAMPLES = int(os.environ.get("SOFTACK_FUZZ_EXAMPLES", "300"))
 STATES = ("speaking", "thinking", "listening", "initializing", "", "SPEAKING", "unknown")
 
+MODEL = None  # the model decides: ignore or interrupt, by its score against the threshold
+E, U, K, S = Reason.EMPTY, Reason.UNRECOGNISED, Reason.KEYWORD, Reason.SOFT_ACK
+# Odd text heard while the agent speaks, and the reason it must be decided for: no words waits,
+# words in a script the model cannot read interrupt, lists still apply through any disguise.
 ODD_TEXTS = [
-    "",
-    " \t\r\n ",
-    "x" * 100_000,
-    ("yeah " * 20_000).strip(),
-    ("no stop " * 10_000).strip(),
-    "\x00\x01\x02\x1b[31myeah\x1b[0m",
-    "\U0001f600\U0001f44d\U0001f3fd",
-    "\u05db\u05df \u05d1\u05e1\u05d3\u05e8",  # Hebrew, right-to-left
-    "\u0646\u0639\u0645 \u062d\u0633\u0646\u0627",  # Arabic
-    "\u597d\u7684\u597d\u7684",  # CJK
-    "\u202eyeah\u202c",  # right-to-left override around a soft-ack
-    "yeah\u200b\u200bokay",  # zero-width spaces
-    "\ufeffokay",  # byte-order mark
-    "1234567890 4471 3.14 $20",
-    "okay okay okay okay okay okay okay okay okay okay",
-    "?!?!...,,,;;;---",
-    "\udcff\udcfe yeah",  # lone surrogates, as surrogateescape decoding leaves them
-    "Y\u0301E\u0302A\u0303H",  # combining marks
-    "\uff59\uff45\uff41\uff48",  # full-width letters
+    ("", E),
+    (" \t\r\n ", E),
+    ("x" * 100_000, MODEL),
+    (("yeah " * 20_000).strip(), S),
+    (("no stop " * 10_000).strip(), K),
+    ("\x00\x01\x02\x1b[31myeah\x1b[0m", MODEL),  # terminal escapes around a soft-ack
+    ("\U0001f600\U0001f44d\U0001f3fd", E),
+    ("\u05db\u05df \u05d1\u05e1\u05d3\u05e8", U),  # Hebrew, right-to-left
+    ("\u0646\u0639\u0645 \u062d\u0633\u0646\u0627", U),  # Arabic
+    ("\u597d\u7684\u597d\u7684", U),  # CJK
+    ("\u202eyeah\u202c", S),  # right-to-left override around a soft-ack
+    ("yeah\u200b\u200bokay", MODEL),  # zero-width spaces join the words: "yeahokay"
+    ("\ufeffokay", S),  # byte-order mark
+    ("1234567890 4471 3.14 $20", MODEL),
+    ("okay okay okay okay okay okay okay okay okay okay", S),
+    ("?!?!...,,,;;;---", E),
+    ("\udcff\udcfe yeah", S),  # lone surrogates, as surrogateescape decoding leaves them
+    ("Y\u0301E\u0302A\u0303H", S),  # combining marks
+    ("\uff59\uff45\uff41\uff48", S),  # full-width letters
 ]
 
 
-@pytest.mark.parametrize("text", ODD_TEXTS, ids=range(len(ODD_TEXTS)))
-@pytest.mark.parametrize("state", ["speaking", "listening"])
-def test_odd_text_gets_a_decision(make_filter, text, state):
-    d = make_filter().decide(text, state, final=True)
-    assert isinstance(d.action, Action) and isinstance(d.reason, Reason)
-    if state == "listening":
-        assert d.action is Action.PASS_THROUGH
-    if d.score is not None:
-        assert 0.0 <= d.score <= 1.0
+@pytest.mark.parametrize(("text", "reason"), ODD_TEXTS, ids=range(len(ODD_TEXTS)))
+@pytest.mark.parametrize("final", [True, False], ids=["final", "interim"])
+def test_odd_text_over_the_agent_gets_a_safe_decision(make_filter, text, reason, final):
+    filt = make_filter()
+    d = filt.decide(text, "speaking", final=final)
+    if reason is MODEL:
+        assert d.reason is Reason.MODEL and d.score is not None, d
+        assert d.action is (Action.INTERRUPT if d.score >= filt.threshold else Action.IGNORE), d
+    else:
+        assert d.reason is reason, d
+        assert d.score is None, d
+    # the only safe action for each reason: never pass a turn through while the agent speaks,
+    # wait only when there is nothing to judge, never drop words the model cannot read
+    if d.reason is Reason.EMPTY:
+        assert d.action is Action.WAIT and d.text == ""
+    elif d.reason in (Reason.UNRECOGNISED, Reason.KEYWORD):
+        assert d.action is Action.INTERRUPT and not d.provisional
+        assert (d.keyword is not None) == (d.reason is Reason.KEYWORD)
+    elif d.reason is Reason.SOFT_ACK:
+        assert d.action is Action.IGNORE
+    if d.action is Action.IGNORE:
+        assert d.provisional == (not final), "an ignore is provisional until the final transcript"
 
 
 def test_folded_forms_are_recognised(make_filter):
@@ -113,8 +130,16 @@ def test_any_configured_list_parses_or_falls_back(raw):
 
 def test_soft_acks_env_edge_cases(caplog):
     def parse(value):
-        return SoftAckConfig.from_env({"LIVEKIT_SOFT_ACKS": value}, use_dotenv=False).soft_acks
+        caplog.clear()
+        with caplog.at_level("WARNING", logger="softack"):
+            return SoftAckConfig.from_env({"LIVEKIT_SOFT_ACKS": value}, use_dotenv=False).soft_acks
+
+    def warnings():
+        return [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
 
     assert parse(" yeah , yeah,YEAH ") == {"yeah"}  # spaces, duplicates, case
+    assert not warnings()
     assert parse("yeah,stop") == {"yeah"}  # a keyword cannot be a soft-ack
+    assert any("'stop'" in w and "keyword" in w for w in warnings()), warnings()
     assert parse("yeah," * 10_000) == {"yeah"}  # very long but one entry
+    assert not warnings()

@@ -15,8 +15,24 @@ __all__ = ["normalize", "has_word_characters"]
 
 # Apostrophe look-alikes an STT or a keyboard may send.
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "`": "'", "\u00b4": "'"})
-# Everything that is not a-z, 0-9 or an apostrophe separates words.
-_NON_WORD = re.compile(r"[^a-z0-9']+")
+# One pass over ASCII text: A-Z to a-z; a-z, 0-9 and the apostrophe kept; everything else (that
+# is not a-z, 0-9 or an apostrophe) separates words. A backquote typed as an apostrophe is one, but
+# a backquote left by accent folding (U+1FEF) is not: two tables.
+_WORD_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789'"
+
+
+def _ascii_table(backquote: bytes) -> bytes:
+    table = bytearray(b" " * 256)
+    for ch in _WORD_CHARS.encode():
+        table[ch] = ch
+    for ch in b"ABCDEFGHIJKLMNOPQRSTUVWXYZ":
+        table[ch] = ch + 32
+    table[ord("`")] = backquote[0]
+    return bytes(table)
+
+
+_FOLD_TYPED = _ascii_table(b"'")
+_FOLD_DECOMPOSED = _ascii_table(b" ")
 # Spelling variants of the same backchannel sound. One word at a time first (a full match of one
 # of these patterns, first listed wins), then adjacent pairs of canonical words ("uh huh").
 _WORD_VARIANTS: tuple[tuple[str, str], ...] = (
@@ -45,7 +61,9 @@ _PAIRS: dict[tuple[str, str], str] = {
     ("o", "kay"): "okay",
     ("all", "right"): "alright",
 }
+# The pair loop runs only when a first and a second half both occur (rare in long text).
 _PAIR_FIRST = frozenset(first for first, _ in _PAIRS)
+_PAIR_SECOND = frozenset(second for _, second in _PAIRS)
 # Canonical form of each word seen, bounded so arbitrary input cannot grow it without limit.
 _word_cache: dict[str, str] = {}
 _WORD_CACHE_MAX = 50_000
@@ -71,18 +89,22 @@ def normalize(text: str) -> str:
     """
     if not text:
         return ""
-    if not text.isascii():
+    if text.isascii():
+        text = text.encode("ascii").translate(_FOLD_TYPED).decode("ascii")
+    else:
         # Lone surrogates (from invalid UTF-8 decoded with surrogateescape) cannot be normalised.
         text = text.encode("utf-8", "replace").decode("utf-8")
         text = unicodedata.normalize("NFKD", text.translate(_APOSTROPHES))
-        text = text.encode("ascii", "ignore").decode("ascii")
-    elif "`" in text:
-        text = text.replace("`", "'")
-    cache = _word_cache
-    words = [cache.get(w) or _canonical_word(w) for w in _NON_WORD.sub(" ", text.lower()).split()]
-    if "" in words:  # a word made only of apostrophes
+        text = text.encode("ascii", "ignore").translate(_FOLD_DECOMPOSED).decode("ascii")
+    raw = text.split()
+    # Every word seen before is one dictionary lookup, all in C; a new word takes the slow path.
+    try:
+        words = list(map(_word_cache.__getitem__, raw))
+    except KeyError:
+        words = [_canonical_word(w) for w in raw]
+    if "'" in text and "" in words:  # a word made only of apostrophes
         words = [w for w in words if w]
-    if not _PAIR_FIRST.isdisjoint(words):
+    if not _PAIR_FIRST.isdisjoint(words) and not _PAIR_SECOND.isdisjoint(words):
         folded: list[str] = []
         i, n = 0, len(words)
         while i < n:

@@ -34,11 +34,17 @@ class RuleResult(NamedTuple):
 class RuleMatcher:
     """Compiled soft-ack and keyword phrases for fast matching.
 
+    Most utterances are settled by set lookups done in C: no keyword's first word and a word that
+    no soft-ack uses means "undecided", whatever the length. Only text that might be all soft-acks
+    walks the words one by one (the scan), and the scan alone settles keywords when a soft-ack
+    phrase contains a keyword's first word (configured "no way"), since longest-match can then
+    hide that keyword.
+
     Args:
         config: the lists to match.
     """
 
-    __slots__ = ("config", "_phrases")
+    __slots__ = ("config", "_phrases", "_keywords", "_keyword_firsts", "_soft_words", "_soft_hides_keywords")
 
     def __init__(self, config: SoftAckConfig) -> None:
         self.config = config
@@ -52,9 +58,49 @@ class RuleMatcher:
         for entries in phrases.values():
             entries.sort(key=lambda e: (-len(e[0]), not e[1]))
         self._phrases = phrases
+        # first word -> [(words, matched text)] of the keywords alone, longest first.
+        self._keywords = {
+            first: [(words, " ".join(words)) for words, is_keyword in entries if is_keyword]
+            for first, entries in phrases.items()
+            if any(is_keyword for _, is_keyword in entries)
+        }
+        self._keyword_firsts = frozenset(self._keywords)
+        self._soft_words = frozenset(w for phrase in config.soft_acks for w in phrase.split())
+        self._soft_hides_keywords = not self._keyword_firsts.isdisjoint(self._soft_words)
 
     def match(self, words: list[str]) -> RuleResult:
         """Classify a list of normalised words (see the module docstring)."""
+        if not self._keyword_firsts.isdisjoint(words):
+            if self._soft_hides_keywords:
+                return self._scan(words)
+            # No soft-ack phrase contains a keyword's first word, so the scan would reach the first
+            # position where a keyword matches, and take the longest keyword there.
+            found = self._first_keyword(words)
+            if found is not None:
+                return RuleResult(RuleVerdict.KEYWORD, found)
+        # No keyword. Soft-acks alone, or soft-acks then the start of one, use soft-ack words only.
+        if not words or not all(map(self._soft_words.__contains__, words)):
+            return _UNDECIDED
+        return self._scan(words)
+
+    def _first_keyword(self, words: list[str]) -> str | None:
+        best, matched = len(words), None
+        for first in self._keyword_firsts.intersection(words):
+            i = words.index(first)
+            while i < best:
+                hit = next((text for phrase, text in self._keywords[first]
+                            if len(phrase) == 1 or tuple(words[i : i + len(phrase)]) == phrase), None)
+                if hit is not None:
+                    best, matched = i, hit
+                    break
+                try:
+                    i = words.index(first, i + 1)
+                except ValueError:
+                    break
+        return matched
+
+    def _scan(self, words: list[str]) -> RuleResult:
+        """The reference: one left-to-right scan taking the longest phrase at each word."""
         phrases = self._phrases
         all_soft = bool(words)
         i, n = 0, len(words)
