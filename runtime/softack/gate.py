@@ -474,6 +474,7 @@ class _Gate:
         # silence it waited for; LiveKit dates the user_state_changed event back to the end)
         self._voice_ended_at: float | None = None
         self._final_timer: asyncio.TimerHandle | None = None
+        self._warmup_stop: asyncio.TimerHandle | None = None
         self._judged = asyncio.Event()
         self._judged.set()
         self._filter = backchannel_filter
@@ -541,6 +542,8 @@ class _Gate:
             self._session.off("error", self._on_session_error)
             self._cancel_no_text_timer()
             self._cancel_final_timer()
+            if self._warmup_stop is not None:
+                self._warmup_stop.cancel()
             self._judged.set()
             self._report_held_backchannels()
             reader.cancel()
@@ -772,9 +775,14 @@ class _Gate:
             and self._first_speaking_at is not None
             and time.time() < self._first_speaking_at + warmup
         ):
-            # LiveKit ignores barge-in while echo cancellation warms up; the released turn
-            # still stops the agent once the framework commits it
-            logger.debug("echo-cancellation warm-up, leaving the stop to the user turn")
+            # LiveKit ignores barge-in while echo cancellation warms up (what the microphone hears
+            # may be the agent's own voice): the stop waits for the warm-up's end, not for the
+            # framework to commit the user's turn (its turn detector's delay on top)
+            logger.debug("echo-cancellation warm-up: stopping the agent when it ends")
+            if self._warmup_stop is None:
+                self._warmup_stop = asyncio.get_running_loop().call_later(
+                    self._first_speaking_at + warmup - time.time(), self._stop_after_warmup
+                )
         else:
             try:
                 self._session.interrupt()
@@ -812,6 +820,15 @@ class _Gate:
         u = self._utterance
         if u is not None and not u.released:
             self._release(u, note="the agent stopped while the user was speaking")
+
+    def _stop_after_warmup(self) -> None:
+        self._warmup_stop = None
+        if self._closed or self._session.agent_state not in FILTERED_AGENT_STATES:
+            return
+        try:
+            self._session.interrupt()
+        except RuntimeError as e:
+            logger.debug("could not interrupt the agent (%s)", e)
 
     def _handed_off(self) -> bool:
         try:
