@@ -376,24 +376,6 @@ class SoftAckMixin:
             _warn_realtime_once()
         await super().on_enter()  # type: ignore[misc]
 
-    async def tts_node(self, text: AsyncIterable[str], model_settings: ModelSettings) -> AsyncIterator[rtc.AudioFrame]:
-        """The agent's speech. Its first frame waits while the caller is speaking and the gate has
-        not judged them yet (the agent was thinking): a command then stops a reply of which
-        nothing was heard, and a nod costs the reply only the wait for its first transcript."""
-        node = super().tts_node(text, model_settings)  # type: ignore[misc]
-        if asyncio.iscoroutine(node):
-            node = await node
-        if node is None:
-            return
-        first = True
-        async for frame in node:
-            if first:
-                first = False
-                gate = self._softack_gate
-                if gate is not None:
-                    await gate.wait_until_judged()
-            yield frame
-
 
 @dataclass
 class _Carry:
@@ -475,8 +457,6 @@ class _Gate:
         self._voice_ended_at: float | None = None
         self._final_timer: asyncio.TimerHandle | None = None
         self._warmup_stop: asyncio.TimerHandle | None = None
-        self._judged = asyncio.Event()
-        self._judged.set()
         self._filter = backchannel_filter
         self._no_transcript_timeout = no_transcript_timeout
         self._answer_window = answer_window
@@ -544,7 +524,6 @@ class _Gate:
             self._cancel_final_timer()
             if self._warmup_stop is not None:
                 self._warmup_stop.cancel()
-            self._judged.set()
             self._report_held_backchannels()
             reader.cancel()
             try:
@@ -645,7 +624,6 @@ class _Gate:
             self._release(u)
         elif is_final and not self._user_speaking:
             self._end_utterance()
-        self._update_judged()
 
     def _decide(self, u: _Utterance, *, final: bool) -> Decision:
         state = self._session.agent_state
@@ -795,7 +773,6 @@ class _Gate:
     # -- session events -----------------------------------------------------------------------
 
     def _on_agent_state(self, ev: Any) -> None:
-        self._update_judged()
         if ev.new_state == "speaking" and self._warmup_pending:
             self._warmup_pending = False
             self._first_speaking_at = time.time()
@@ -810,13 +787,13 @@ class _Gate:
         # the agent stopped: speech held while it talked is the user's turn now
         now = time.time()
         for sw in list(self._swallowed):
+            if now - sw.ended_at > self._answer_window:
+                self._confirm_backchannel(sw)
+                continue
             self._swallowed.remove(sw)
             if sw.timer is not None:
                 sw.timer.cancel()
-            if now - sw.ended_at <= self._answer_window:
-                self._release(sw.utterance, note="the agent stopped right after a backchannel")
-            else:
-                self._confirm_backchannel(sw)
+            self._release(sw.utterance, note="the agent stopped right after a backchannel")
         u = self._utterance
         if u is not None and not u.released:
             self._release(u, note="the agent stopped while the user was speaking")
@@ -851,7 +828,6 @@ class _Gate:
                 self._close_released(u)
             self._last_final = ""
             self._arm_no_text_timer()
-            self._update_judged()
             return
         self._user_speaking = False
         self._carry.voice_started_at = self._carry.voice_detected_at = None
@@ -866,7 +842,6 @@ class _Gate:
                 self._end_utterance()
         elif u is not None and u.released and u.interim:
             self._arm_final_timer()
-        self._update_judged()
 
     def _on_session_error(self, ev: Any) -> None:
         error = getattr(ev, "error", None)
@@ -883,35 +858,6 @@ class _Gate:
             return
         self._carry.stt_failed = False
         self._forward(_transcript_event(stt.SpeechEventType.FINAL_TRANSCRIPT, " "))
-
-    # -- the agent's first frame ----------------------------------------------------------------
-
-    def _pending_judgement(self) -> bool:
-        """The caller is speaking over a thinking or speaking agent and nothing has been decided."""
-        if not self._user_speaking or self._session.agent_state not in FILTERED_AGENT_STATES:
-            return False
-        u = self._utterance
-        if u is None:
-            return True
-        return not u.released and (u.decision is None or u.decision.action is Action.WAIT)
-
-    def _update_judged(self) -> None:
-        if self._pending_judgement():
-            self._judged.clear()
-        else:
-            self._judged.set()
-
-    async def wait_until_judged(self) -> None:
-        """Return once the caller's speech, if any, is judged (at most ``no_transcript_timeout``,
-        after which that timer decides)."""
-        self._update_judged()
-        if self._judged.is_set():
-            return
-        started = time.time()
-        limit = self._no_transcript_timeout if self._no_transcript_timeout is not None else 2.0
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(self._judged.wait(), limit)
-        logger.debug("the agent's first frame waited %.0f ms for the caller's speech to be judged", (time.time() - started) * 1e3)
 
     def _arm_no_text_timer(self, *, since: float | None = None) -> None:
         self._cancel_no_text_timer()
@@ -944,4 +890,3 @@ class _Gate:
             u = self._utterance = _Utterance(started_at=time.time())
         self._interrupt("no_transcript", u.text, None)
         self._release(u)
-        self._update_judged()
