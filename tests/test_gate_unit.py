@@ -35,6 +35,8 @@ class FakeSession(rtc.EventEmitter):
         self.user_state = "listening"
         self.options = SimpleNamespace(aec_warmup_duration=None, interruption=interruption_options())
         self.interrupts = 0
+        self.current_speech = None
+        self.current_agent = None
 
     def interrupt(self, *, force: bool = False) -> asyncio.Future[None]:
         self.interrupts += 1

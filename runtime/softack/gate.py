@@ -116,14 +116,107 @@ def interruption_options(**overrides: Any) -> dict[str, Any]:
     return options
 
 
-def turn_handling(*, interruption: dict[str, Any] | None = None, **other: Any) -> dict[str, Any]:
-    """``AgentSession(turn_handling=...)`` with the gate's interruption options.
+# AgentSession's deprecated keyword arguments, which it ignores once ``turn_handling=`` is passed:
+# turn_handling() takes them instead and puts each where TurnHandlingOptions keeps it
+_DEPRECATED_ENDPOINTING = {"min_endpointing_delay": "min_delay", "max_endpointing_delay": "max_delay"}
+_DEPRECATED_INTERRUPTION = {
+    "min_interruption_words": "min_words",
+    "min_interruption_duration": "min_duration",
+    "false_interruption_timeout": "false_interruption_timeout",
+    "agent_false_interruption_timeout": "false_interruption_timeout",
+    "resume_false_interruption": "resume_false_interruption",
+    "discard_audio_if_uninterruptible": "discard_audio_if_uninterruptible",
+}
+_TURN_HANDLING_KEYS = frozenset(
+    {"turn_detection", "endpointing", "interruption", "preemptive_generation", "user_turn_limit"}
+)
+# the options whose values would take the decision away from the gate: a user value is refused
+_GATE_REQUIRES = {
+    "mode": ("vad", "LiveKit Cloud's adaptive detector would decide, not the gate"),
+    "enabled": (True, "interruptions off: nothing for the gate to decide"),
+    "resume_false_interruption": (False, "voice alone would pause the agent's audio"),
+}
+
+_realtime_warned = False
+
+
+def _warn_realtime_once() -> None:
+    global _realtime_warned
+    if _realtime_warned:
+        return
+    _realtime_warned = True
+    logger.warning(
+        "softack: the session's LLM is a realtime model; the gate stands aside. A realtime model "
+        "hears the caller's audio itself and its server decides the turns, so there is no "
+        "transcript to hold before it acts (and softack's interruption options would make "
+        "LiveKit switch the model's own turn detection off): create this session with "
+        "turn_handling(llm=<the model>), which leaves its turn handling alone"
+    )
+
+
+def turn_handling(*, llm: Any = None, **options: Any) -> dict[str, Any]:
+    """``AgentSession(turn_handling=...)`` with the gate's interruption options, merged with yours.
+
+    Your settings are merged, not replaced: pass the ``TurnHandlingOptions`` keys
+    (``turn_detection``, ``endpointing``, ``interruption``, ``preemptive_generation``,
+    ``user_turn_limit``) or ``AgentSession``'s deprecated keyword arguments (``turn_detection=``,
+    ``min_endpointing_delay=``, ``max_endpointing_delay=``, ``min_interruption_words=``,
+    ``min_interruption_duration=``, ``preemptive_generation=``, ...), which ``AgentSession``
+    silently ignores once ``turn_handling=`` is given: move them here. Your values win, except
+    those that would take the decision from the gate (``mode`` other than "vad",
+    ``enabled=False``, ``resume_false_interruption=True``, ``min_words`` < 1): those raise
+    ``ValueError`` naming the argument. An unknown argument raises ``TypeError``.
 
     Args:
-        interruption: overrides for ``interruption_options()``.
-        other: the other ``TurnHandlingOptions`` keys (``turn_detection``, ``endpointing``, ...).
+        llm: the session's LLM, if you want ``turn_handling`` to check it: a realtime model gets
+            your options back untouched (the gate cannot run on one; see ``SoftAckMixin``).
+        options: the keys and arguments above.
     """
-    return {**other, "interruption": interruption_options(**(interruption or {}))}
+    handling: dict[str, Any] = {}
+    interruption: dict[str, Any] = {}
+    endpointing: dict[str, Any] = {}
+    for name, value in options.items():
+        if name in _DEPRECATED_ENDPOINTING:
+            endpointing[_DEPRECATED_ENDPOINTING[name]] = value
+        elif name in _DEPRECATED_INTERRUPTION:
+            interruption[_DEPRECATED_INTERRUPTION[name]] = (name, value)
+        elif name == "allow_interruptions":
+            interruption["enabled"] = (name, bool(value))
+        elif name == "preemptive_generation" and isinstance(value, bool):
+            handling[name] = {"enabled": value}
+        elif name == "interruption":
+            for key, v in dict(value or {}).items():
+                interruption[key] = (f"interruption[{key!r}]", v)
+        elif name == "endpointing":
+            endpointing.update(dict(value or {}))
+        elif name in _TURN_HANDLING_KEYS:
+            handling[name] = value
+        else:
+            raise TypeError(f"turn_handling() got an unexpected argument {name!r}")
+    if endpointing:
+        handling["endpointing"] = endpointing
+    if llm is not None and _is_realtime(llm):
+        _warn_realtime_once()
+        if interruption:
+            handling["interruption"] = {key: v for key, (_, v) in interruption.items()}
+        return handling
+    for key, (name, value) in interruption.items():
+        required = _GATE_REQUIRES.get(key)
+        if required is not None and value != required[0]:
+            raise ValueError(f"turn_handling({name}={value!r}): {required[1]}; the gate needs {required[0]!r}")
+        if key == "min_words" and (value is None or value < 1):
+            raise ValueError(
+                f"turn_handling({name}={value!r}): voice alone would stop the agent before the gate "
+                "decides; the gate needs min_words >= 1"
+            )
+    handling["interruption"] = interruption_options(**{key: v for key, (_, v) in interruption.items()})
+    return handling
+
+
+def _is_realtime(model: Any) -> bool:
+    from livekit.agents import llm as lk_llm
+
+    return isinstance(model, lk_llm.RealtimeModel)
 
 
 # ----------------------------------------------------------------------------------------- events
@@ -238,6 +331,9 @@ class SoftAckMixin:
         self.no_transcript_timeout = no_transcript_timeout
         self.answer_window = answer_window
         self._softack_events: rtc.EventEmitter[GateEvent] = rtc.EventEmitter()
+        # what outlives one stt_node run (LiveKit rebuilds the node when its STT stream fails)
+        self._softack_carry = _Carry()
+        self._softack_gate: _Gate | None = None
 
     def on(self, event: GateEvent, callback: Callable[..., Any] | None = None) -> Any:
         """Register a callback for ``"backchannel"``, ``"interruption"`` or ``"decision"``."""
@@ -260,9 +356,34 @@ class SoftAckMixin:
             no_transcript_timeout=self.no_transcript_timeout,
             answer_window=self.answer_window,
             emit=self._softack_events.emit,
+            agent=self,
+            carry=self._softack_carry,
         )
-        async for ev in gate.run(node):
-            yield ev
+        self._softack_gate = gate
+        try:
+            async for ev in gate.run(node):
+                yield ev
+        finally:
+            if self._softack_gate is gate:
+                self._softack_gate = None
+
+    async def on_enter(self) -> None:
+        llm = getattr(self, "llm", None)
+        session = self.session  # type: ignore[attr-defined]
+        if not _is_realtime(llm):
+            llm = session.llm
+        if _is_realtime(llm):
+            _warn_realtime_once()
+        await super().on_enter()  # type: ignore[misc]
+
+
+@dataclass
+class _Carry:
+    """Per agent, what one gate hands to the next when LiveKit rebuilds ``stt_node``."""
+
+    voice_started_at: float | None = None  # the caller's voice onset (VAD), while they speak
+    voice_detected_at: float | None = None  # when LiveKit said so (the no-transcript limit counts from it)
+    stt_failed: bool = False  # an unrecoverable STT error since the last transcript LiveKit saw
 
 
 class SoftAckAgent(SoftAckMixin, Agent):
@@ -299,6 +420,13 @@ class _Swallowed:
 
 _END = object()
 
+# seconds after the caller's voice ended that a released utterance may wait for its final
+_FINAL_GRACE = 1.0
+
+
+def _transcript_event(kind: stt.SpeechEventType, text: str) -> stt.SpeechEvent:
+    return stt.SpeechEvent(type=kind, alternatives=[stt.SpeechData(language="", text=text)])
+
 
 
 class _Gate:
@@ -318,8 +446,17 @@ class _Gate:
         no_transcript_timeout: float | None,
         answer_window: float,
         emit: Callable[..., Any],
+        agent: Any = None,
+        carry: _Carry | None = None,
     ) -> None:
         self._session = session
+        self._agent = agent
+        self._carry = carry if carry is not None else _Carry()
+        # the real end of the caller's latest voice (VAD: its END_OF_SPEECH comes later by the
+        # silence it waited for; LiveKit dates the user_state_changed event back to the end)
+        self._voice_ended_at: float | None = None
+        self._final_timer: asyncio.TimerHandle | None = None
+        self._warmup_stop: asyncio.TimerHandle | None = None
         self._filter = backchannel_filter
         self._no_transcript_timeout = no_transcript_timeout
         self._answer_window = answer_window
@@ -362,7 +499,13 @@ class _Gate:
         self._check_session_options()
         self._session.on("agent_state_changed", self._on_agent_state)
         self._session.on("user_state_changed", self._on_user_state)
+        self._session.on("error", self._on_session_error)
+        if self._user_speaking:
+            # a new stream (the last one failed) while the caller speaks: the no-transcript limit
+            # still counts from their voice onset
+            self._arm_no_text_timer(since=self._carry.voice_detected_at)
         reader = asyncio.create_task(self._read(source), name="softack.gate.read")
+        raised = False
         try:
             while True:
                 item = await self._out.get()
@@ -370,16 +513,28 @@ class _Gate:
                     break
                 yield item
             if not reader.cancelled() and (exc := reader.exception()) is not None:
+                raised = True
                 raise exc
         finally:
             self._closed = True
             self._session.off("agent_state_changed", self._on_agent_state)
             self._session.off("user_state_changed", self._on_user_state)
+            self._session.off("error", self._on_session_error)
             self._cancel_no_text_timer()
+            self._cancel_final_timer()
+            if self._warmup_stop is not None:
+                self._warmup_stop.cancel()
             self._report_held_backchannels()
             reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
+            try:
                 await reader
+            except asyncio.CancelledError:
+                pass
+            except Exception:
+                if not raised:
+                    # the framework stopped reading first (a handoff, the session closing): the
+                    # STT's error has nobody to go to but the log
+                    logger.warning("softack gate: the STT stream failed after its reader stopped", exc_info=True)
 
     async def _read(self, source: AsyncIterable[Any]) -> None:
         try:
@@ -433,6 +588,8 @@ class _Gate:
         u = self._utterance
         if u is None:
             u = self._utterance = _Utterance(started_at=time.time())
+        if text.strip() and not u.released:
+            self._reset_stt_error_count()
         if is_final:
             if text.strip():
                 u.finals.append(text)
@@ -445,8 +602,10 @@ class _Gate:
 
         if u.released:
             self._forward(ev)
-            if is_final and not self._user_speaking:
-                self._utterance = None
+            if is_final:
+                self._cancel_final_timer()
+                if not self._user_speaking:
+                    self._utterance = None
             return
 
         u.held.append(ev)
@@ -487,20 +646,49 @@ class _Gate:
         for ev in held:
             self._forward(ev)
 
-    def _retract_interim(self, u: _Utterance) -> None:
-        """A released utterance is over while its last interim was never made final (a stale
-        interim, or a final the STT lost): the framework still holds that interim as the user's
-        current words, and with ``min_words`` they would let voice alone stop the agent's next
-        reply. An empty interim retracts them, as a provider does when a partial goes away (a
-        final still to come carries the words anyway)."""
-        if u.interim:
-            u.interim = ""
-            self._forward(
-                stt.SpeechEvent(
-                    type=stt.SpeechEventType.INTERIM_TRANSCRIPT,
-                    alternatives=[stt.SpeechData(language="", text="")],
-                )
-            )
+    def _close_released(self, u: _Utterance) -> None:
+        """A released utterance is over while its last interim was never made final (the STT sent
+        interims only, or lost the final). Its words are the user's: the interim goes to the
+        framework as the final, so an interruption always becomes the user's turn. Only a late
+        revision of words already final ("no stuff" after the final "no stop") is retracted
+        instead (an empty interim, as a provider does when a partial goes away): passed on, it
+        would stay the framework's current interim, and with ``min_words`` let voice alone stop
+        the agent's next reply."""
+        self._cancel_final_timer()
+        if not u.interim:
+            return
+        text, u.interim = u.interim, ""
+        if self._is_revision(text):
+            self._forward(_transcript_event(stt.SpeechEventType.INTERIM_TRANSCRIPT, ""))
+            return
+        logger.debug("the STT never made %r final; passing it on as the user's words", text)
+        u.finals.append(text)
+        self._forward(_transcript_event(stt.SpeechEventType.FINAL_TRANSCRIPT, text))
+
+    def _is_revision(self, text: str) -> bool:
+        folded, last = normalize(text), self._last_final
+        if not folded or not last:
+            return False
+        return last.startswith(folded) or folded.split()[0] == last.split()[0]
+
+    def _arm_final_timer(self) -> None:
+        """The caller's voice ended with a released utterance still on an interim: if no final
+        comes within ``_FINAL_GRACE`` seconds, nothing will end it, so the gate does."""
+        self._cancel_final_timer()
+        self._final_timer = asyncio.get_running_loop().call_later(_FINAL_GRACE, self._on_final_timeout)
+
+    def _cancel_final_timer(self) -> None:
+        if self._final_timer is not None:
+            self._final_timer.cancel()
+            self._final_timer = None
+
+    def _on_final_timeout(self) -> None:
+        self._final_timer = None
+        u = self._utterance
+        if self._closed or u is None or not u.released or self._user_speaking:
+            return
+        self._utterance = None
+        self._close_released(u)
 
     def _end_utterance(self) -> None:
         """The utterance is over: a held backchannel is kept out (after ``answer_window``)."""
@@ -508,10 +696,10 @@ class _Gate:
         if u is None:
             return
         if u.released:
-            self._retract_interim(u)
+            self._close_released(u)
             return
         if u.decision is not None and u.decision.action is Action.IGNORE:
-            sw = _Swallowed(utterance=u, ended_at=time.time())
+            sw = _Swallowed(utterance=u, ended_at=self._speech_ended_at())
             self._swallowed.append(sw)
             if self._answer_window > 0:
                 sw.timer = asyncio.get_running_loop().call_later(
@@ -523,6 +711,14 @@ class _Gate:
             # nothing was judged (no words): what was held carries no text, let it through
             self._release(u)
 
+    def _speech_ended_at(self) -> float:
+        """When the caller's voice really ended: LiveKit's time for it once VAD has said so (the
+        END_OF_SPEECH itself comes ``min_silence_duration`` later), else now (the STT ended the
+        utterance first)."""
+        if not self._user_speaking and self._voice_ended_at is not None:
+            return min(self._voice_ended_at, time.time())
+        return time.time()
+
     def _confirm_backchannel(self, sw: _Swallowed) -> None:
         if sw not in self._swallowed:
             return
@@ -531,6 +727,7 @@ class _Gate:
             sw.timer.cancel()
         u = sw.utterance
         u.held.clear()
+        self._reset_stt_error_count()
         assert u.decision is not None
         logger.debug("backchannel %r kept out of the conversation", u.text)
         self._emit(
@@ -544,20 +741,32 @@ class _Gate:
         # backchannels said before the interruption were feedback on what the agent had said
         for sw in list(self._swallowed):
             self._confirm_backchannel(sw)
+        speech = self._session.current_speech
+        if speech is not None and not speech.done() and not speech.allow_interruptions:
+            # say(..., allow_interruptions=False): nothing is interrupted, so no event says so;
+            # the words still go to the framework, which handles them as it would without the gate
+            logger.debug("the agent's speech is uninterruptible; not interrupting on %r", text)
+            return
         warmup = self._session.options.aec_warmup_duration
         if (
             warmup
             and self._first_speaking_at is not None
             and time.time() < self._first_speaking_at + warmup
         ):
-            # LiveKit ignores barge-in while echo cancellation warms up; the released turn
-            # still stops the agent once the framework commits it
-            logger.debug("echo-cancellation warm-up, leaving the stop to the user turn")
+            # LiveKit ignores barge-in while echo cancellation warms up (what the microphone hears
+            # may be the agent's own voice): the stop waits for the warm-up's end, not for the
+            # framework to commit the user's turn (its turn detector's delay on top)
+            logger.debug("echo-cancellation warm-up: stopping the agent when it ends")
+            if self._warmup_stop is None:
+                self._warmup_stop = asyncio.get_running_loop().call_later(
+                    self._first_speaking_at + warmup - time.time(), self._stop_after_warmup
+                )
         else:
             try:
                 self._session.interrupt()
             except RuntimeError as e:
                 logger.debug("could not interrupt the agent (%s)", e)
+                return
         logger.debug("interrupting the agent (%s) on %r", reason, text)
         self._emit("interruption", InterruptionEvent(transcript=text, reason=reason, decision=decision))
 
@@ -569,34 +778,60 @@ class _Gate:
             self._first_speaking_at = time.time()
         if ev.old_state not in FILTERED_AGENT_STATES or ev.new_state in FILTERED_AGENT_STATES:
             return
+        if self._agent is not None and self._handed_off():
+            # the agent is handing off: what was held was feedback on its words, and the next
+            # agent has said nothing to answer; the old pipeline would drop it unseen
+            for sw in list(self._swallowed):
+                self._confirm_backchannel(sw)
+            return
         # the agent stopped: speech held while it talked is the user's turn now
         now = time.time()
         for sw in list(self._swallowed):
+            if now - sw.ended_at > self._answer_window:
+                self._confirm_backchannel(sw)
+                continue
             self._swallowed.remove(sw)
             if sw.timer is not None:
                 sw.timer.cancel()
-            if now - sw.ended_at <= self._answer_window:
-                self._release(sw.utterance, note="the agent stopped right after a backchannel")
-            else:
-                self._confirm_backchannel(sw)
+            self._release(sw.utterance, note="the agent stopped right after a backchannel")
         u = self._utterance
         if u is not None and not u.released:
             self._release(u, note="the agent stopped while the user was speaking")
 
+    def _stop_after_warmup(self) -> None:
+        self._warmup_stop = None
+        if self._closed or self._session.agent_state not in FILTERED_AGENT_STATES:
+            return
+        try:
+            self._session.interrupt()
+        except RuntimeError as e:
+            logger.debug("could not interrupt the agent (%s)", e)
+
+    def _handed_off(self) -> bool:
+        try:
+            return self._session.current_agent is not self._agent
+        except RuntimeError:
+            return False
+
     def _on_user_state(self, ev: Any) -> None:
+        at = getattr(ev, "created_at", None) or time.time()
         if ev.new_state == "speaking":
             self._user_speaking = True
-            self._last_final = ""
+            self._carry.voice_started_at = at
+            self._carry.voice_detected_at = time.time()
             u = self._utterance
             if u is not None and u.released:
                 # a turn still open from before the user's silence (its last interim was never made
                 # final: a stale interim, or a lost final) is over: new speech is judged on its own
                 # words, not passed on as part of it
                 self._utterance = None
-                self._retract_interim(u)
+                self._close_released(u)
+            self._last_final = ""
             self._arm_no_text_timer()
             return
         self._user_speaking = False
+        self._carry.voice_started_at = self._carry.voice_detected_at = None
+        self._voice_ended_at = at
         self._cancel_no_text_timer()
         u = self._utterance
         if u is not None and not u.interim and (u.finals or u.released):
@@ -605,14 +840,33 @@ class _Gate:
                 self._utterance = None
             else:
                 self._end_utterance()
+        elif u is not None and u.released and u.interim:
+            self._arm_final_timer()
 
-    def _arm_no_text_timer(self) -> None:
+    def _on_session_error(self, ev: Any) -> None:
+        error = getattr(ev, "error", None)
+        if isinstance(error, stt.STTError) and not error.recoverable:
+            self._carry.stt_failed = True
+
+    def _reset_stt_error_count(self) -> None:
+        """LiveKit counts unrecoverable STT errors until the next transcript it sees, and closes
+        the session past ``max_unrecoverable_errors``; held backchannels are transcripts it never
+        sees, so a call of nods would count every failure. After a failure, the first held
+        transcript passes a blank final to the framework: it resets the count and carries no
+        words (LiveKit strips it; no turn, no interruption)."""
+        if not self._carry.stt_failed:
+            return
+        self._carry.stt_failed = False
+        self._forward(_transcript_event(stt.SpeechEventType.FINAL_TRANSCRIPT, " "))
+
+    def _arm_no_text_timer(self, *, since: float | None = None) -> None:
         self._cancel_no_text_timer()
         if self._no_transcript_timeout is None or not self._user_speaking:
             return
-        self._no_text_timer = asyncio.get_running_loop().call_later(
-            self._no_transcript_timeout, self._on_no_transcript
-        )
+        delay = self._no_transcript_timeout
+        if since is not None:
+            delay = max(0.0, since + delay - time.time())
+        self._no_text_timer = asyncio.get_running_loop().call_later(delay, self._on_no_transcript)
 
     def _cancel_no_text_timer(self) -> None:
         if self._no_text_timer is not None:

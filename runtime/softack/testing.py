@@ -1058,6 +1058,8 @@ class OfflineSession:
         tts: the TTS; a ``ToneTTS`` when None.
         input_sample_rate: the microphone's sample rate (of the WAV files pushed into it).
         stt_options: more ``ScriptedSTT`` arguments (``faults``, ``mute``).
+        livekit_defaults: keep LiveKit's own defaults for what the two settings below change (its
+            default turn detector, the 3 s echo-cancellation warm-up): the configuration users run.
         session_kwargs: more ``AgentSession`` arguments. ``aec_warmup_duration`` defaults to None:
             there is no echo here, and the warm-up would hide interruptions in the first 3 s.
             ``session_close_transcript_timeout`` defaults to 0: closing does not wait for STT.
@@ -1073,6 +1075,7 @@ class OfflineSession:
         tts: ToneTTS | None = None,
         input_sample_rate: int = 16000,
         stt_options: Mapping[str, Any] | None = None,
+        livekit_defaults: bool = False,
         **session_kwargs: Any,
     ) -> None:
         self.clock = ScenarioClock()
@@ -1085,8 +1088,9 @@ class OfflineSession:
         self.llm = llm if llm is not None else ScriptedLLM()
         self.tts = tts if tts is not None else ToneTTS()
         handling = dict(turn_handling or {})
-        handling.setdefault("turn_detection", "vad")
-        session_kwargs.setdefault("aec_warmup_duration", None)
+        if not livekit_defaults:
+            handling.setdefault("turn_detection", "vad")
+            session_kwargs.setdefault("aec_warmup_duration", None)
         # a run ends when the script does: no transcript is worth waiting for at close
         session_kwargs.setdefault("session_close_transcript_timeout", 0.0)
         self.session: AgentSession = AgentSession(
