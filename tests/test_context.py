@@ -26,6 +26,23 @@ def test_a_question_counts_as_heard_only_at_the_end_of_said(said, asked):
     assert heard_question(said) is asked
 
 
+@pytest.mark.parametrize(
+    ("said", "unsaid", "cue"),
+    [
+        ("Why is your bill higher this month?", "Well, it's because your promotion ended.", Cue.STATEMENT),
+        ("Do you need to fast? Yes,", "for eight hours before the scan.", Cue.STATEMENT),
+        ("Is the hotel close to the beach? It is,", "just a block away.", Cue.STATEMENT),
+        ("How long does it take? Usually", "about three business days.", Cue.STATEMENT),
+        ("Shall I book it?", "I can also look at later ones.", Cue.QUESTION),
+        ("Would you like the early one?", "It is the cheapest.", Cue.QUESTION),  # persuasion, not an answer
+        ("Do you want the receipt? No", "pressure either way.", Cue.QUESTION),
+        ("Is that correct?", "You can also change it later.", Cue.QUESTION),
+    ],
+)
+def test_a_question_the_agent_answers_itself_is_no_question_to_the_caller(said, unsaid, cue):
+    assert AgentContext(said, unsaid).cue == cue
+
+
 def test_cue_of_a_line():
     assert BOOK.cue == Cue.QUESTION and REFUND.cue == Cue.STATEMENT
     assert AgentContext().cue == Cue.NONE and AgentContext().empty

@@ -30,7 +30,7 @@ OUT_DIR = ROOT / "model"
 ANALYZER = "char"  # character n-grams: they generalise across spellings and unseen words better
 NGRAMS = (2, 5)  # than word n-grams did on speech nobody here wrote (see model/MODEL_CARD.md)
 C = 2.0  # inverse regularisation strength (chosen on the SwDA *train* split as a dev set)
-MAX_FEATURES = 8000  # keep the n-grams with the largest weights: the ONNX graph's cost grows with this
+MAX_FEATURES = 16000  # keep the n-grams with the largest weights: the ONNX graph's cost grows with this
 MAX_MISSED = 0.005  # threshold rule: highest threshold whose cross-validated missed rate <= this
 # The same rule, apart, for rows with the agent's line: the model is surer in context, and one
 # shared threshold would make every context nod pay for the words-alone rows' uncertainty.

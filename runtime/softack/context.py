@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 from .normalize import normalize
 
-__all__ = ["AgentContext", "Cue", "NO_CONTEXT", "conjoined", "heard_question"]
+__all__ = ["AgentContext", "Cue", "NO_CONTEXT", "answers_itself", "conjoined", "heard_question"]
 
 # Words of the agent's line the model reads: the end of what was heard, the start of what was not.
 SAID_TAIL_WORDS = 8
@@ -40,7 +40,7 @@ class Cue:
 
     NONE = "none"  # no context: the caller's words alone decide
     QUESTION = "question"  # the caller just heard a question: a soft-ack may be an answer
-    STATEMENT = "statement"  # the agent is explaining, listing, reading back, closing
+    STATEMENT = "statement"  # explaining, listing, reading back, closing, or answering its own question
 
 
 # Normalised text uses only a-z, 0-9, apostrophe and space. Each copy of the model input maps those
@@ -63,6 +63,18 @@ _SAID_ALPHABET = _alphabet(0x0E01)  # Thai block
 _UNSAID_ALPHABET = _alphabet(0x10A0)  # Georgian block
 
 _SENTENCE_END = re.compile(r"[.!]")
+# How an agent that asks and answers its own question goes on ("Why does the fee apply? Well, the
+# way it works is..."; "Do you need to fast? Yes, for eight hours."): a nod there answers nothing.
+# Read from the first words after the question mark, heard or not yet played.
+_SELF_ANSWER = re.compile(
+    r"(?:(?:yes|yeah|yep|no|nope|well|sure)[,.;:!]"  # "Yes, for eight hours" (not "No pressure")
+    r"|(?:usually|mainly|mostly|basically|simply|typically|generally|normally|because|it depends|the answer"
+    r"|the short answer|short answer|in short|good question|great question"
+    r"|not (?:anymore|really|always|usually|necessarily|at all|yet)"
+    r"|(?:it|that) means)\b"
+    r"|(?:it|there|they|that|this) (?:is|are|does|do|will|isn't|aren't|doesn't|don't|won't)[,.;:!])",  # "It is, ..."
+    re.IGNORECASE,
+)
 
 
 def heard_question(said: str) -> bool:
@@ -73,6 +85,12 @@ def heard_question(said: str) -> bool:
         return False
     after = end[mark + 1 :]
     return not _SENTENCE_END.search(after) and len(after.split()) <= QUESTION_GRACE_WORDS
+
+
+def answers_itself(said: str, unsaid: str) -> bool:
+    """True when the words right after the last question of ``said`` answer it (the agent's own answer)."""
+    after = said[said.rfind("?") + 1 :].strip() + " " + unsaid[:80].strip() + " "
+    return _SELF_ANSWER.match(after.lstrip()) is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +120,7 @@ class AgentContext:
         unsaid_words = normalize(unsaid[:400]).split()[:UNSAID_HEAD_WORDS]
         if not said_words:
             cue = Cue.NONE
-        elif heard_question(said):
+        elif heard_question(said) and not answers_itself(said, unsaid):
             cue = Cue.QUESTION
         else:
             cue = Cue.STATEMENT
