@@ -1,0 +1,20 @@
+"""softack for Pipecat: the same decision core as the LiveKit gate, as a user-turn start strategy.
+
+Install with the extra (``pip install 'softack[pipecat]'``); LiveKit users never import this
+package. Adding it to a Pipecat bot changes two lines::
+
+    from softack.pipecat import SoftAckUserTurnStrategies
+
+    user_params = LLMUserAggregatorParams(user_turn_strategies=SoftAckUserTurnStrategies())
+    # was: LLMUserAggregatorParams()  or  UserTurnStrategies(stop=[...]) -> SoftAckUserTurnStrategies(stop=[...])
+
+``SoftAckUserTurnStrategies`` is Pipecat's ``UserTurnStrategies`` with
+``SoftAckUserTurnStartStrategy`` ahead of the start strategies (Pipecat's defaults when none are
+given). Backchannels become ``UserBackchannelFrame``s (the aggregator's ``on_user_backchannel``
+event); every decision is reported on the strategy's ``on_decision`` event.
+"""
+
+from .softack_user_turn_start_strategy import SoftAckDecisionEvent, SoftAckUserTurnStartStrategy
+from .softack_user_turn_strategies import SoftAckUserTurnStrategies
+
+__all__ = ["SoftAckDecisionEvent", "SoftAckUserTurnStartStrategy", "SoftAckUserTurnStrategies"]
