@@ -318,12 +318,22 @@ class SoftAckUserTurnStartStrategy(BaseUserTurnStartStrategy):
 
     # -- transitions ---------------------------------------------------------------------------
 
-    async def _request_turn(self, user_id: str) -> None:
-        """held -> turn: queue the marker that starts the turn behind the frames already queued."""
-        self._turn_utterances = [*self._held, *([self._utterance] if self._utterance is not None else [])]
-        for u in self._held:
-            await self._cancel_confirm(u)
-        self._held.clear()
+    async def _request_turn(self, user_id: str, *, answers: list[_Utterance] | None = None) -> None:
+        """speech -> turn: queue the marker that starts the turn behind the frames already queued.
+
+        Args:
+            user_id: the user the turn belongs to.
+            answers: held backchannels that join the turn (the bot stopped right after them);
+                any other held backchannel was feedback on what the bot had said: confirmed.
+        """
+        answers = answers or []
+        for u in list(self._held):
+            if u in answers:
+                self._held.remove(u)
+                await self._cancel_confirm(u)
+            else:
+                await self._confirm_backchannel(u)
+        self._turn_utterances = [*answers, *([self._utterance] if self._utterance is not None else [])]
         self._turn_requested = True
         await self._cancel_no_transcript_timer()
         await self.push_frame(_StartTurnFrame(text="", user_id=user_id, timestamp=time_now_iso8601()))
@@ -387,11 +397,10 @@ class SoftAckUserTurnStartStrategy(BaseUserTurnStartStrategy):
                 answers.append(u)
             else:
                 await self._confirm_backchannel(u)
-        self._held = answers
         if answers or (self._utterance is not None and self._utterance.text):
             logger.debug("softack: the bot stopped right after the user's words; they are the user's turn")
             user_id = (self._utterance or answers[-1]).user_id
-            await self._request_turn(user_id)
+            await self._request_turn(user_id, answers=answers)
 
     # -- no-transcript fallback ----------------------------------------------------------------
 
