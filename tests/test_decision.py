@@ -106,7 +106,7 @@ def test_model_failure_falls_back_to_interrupt_and_logs_once(classifier, caplog)
     class Broken:
         threshold = 0.5
 
-        def score(self, text):
+        def predict(self, text, context=None):
             raise RuntimeError("boom")
 
     filt = BackchannelFilter(SoftAckConfig(), Broken())
@@ -115,6 +115,8 @@ def test_model_failure_falls_back_to_interrupt_and_logs_once(classifier, caplog)
         second = filt.decide("that's great", "speaking")
     assert first.reason is Reason.FALLBACK and second.action is Action.INTERRUPT
     assert sum("model failed" in r.getMessage() for r in caplog.records) == 1
+    # Logged once, but every failure is counted, so a monitor can see the model is down.
+    assert filt.model_failures == 2
     # Rules still work while the model is broken.
     assert filt.decide("yeah", "speaking").action is Action.IGNORE
 

@@ -48,9 +48,11 @@ def test_corrupt_or_truncated_file_is_an_error_naming_it(tmp_path, content):
 
 def test_model_input_is_bounded_and_marked():
     long = " ".join(["word"] * 1000)
+    # The caller's words, bounded, then the same words conjoined with the (empty) context's cue.
     words = model_input(long).split()
-    assert len(words) == MAX_MODEL_WORDS + 2
-    assert words[0] == "xxbos" and words[-1] == "xxeos"
+    assert len(words) == 2 * (MAX_MODEL_WORDS + 2)
+    assert words[0] == "xxbos" and words[MAX_MODEL_WORDS + 1] == "xxeos"
+    assert words[MAX_MODEL_WORDS + 2] != "xxbos" and len(set(words[MAX_MODEL_WORDS + 2 :])) == 3
 
 
 def test_scores_are_probabilities(classifier):

@@ -18,11 +18,12 @@ from pathlib import Path
 import numpy as np
 
 from softack.config import SoftAckConfig
+from softack.context import Cue
 from softack.normalize import normalize
 from softack.onnx_model import MAX_MODEL_WORDS, model_input
 from softack.rules import RuleMatcher, RuleVerdict
 
-from .prepare import DATA_FILE, ROOT, Row, load_data, load_swda, split
+from .prepare import CONTEXT_FILE, DATA_FILE, INTENTS, ROOT, Row, load_context, load_data, load_swda, split
 
 # ---- defaults -------------------------------------------------------------------------------
 OUT_DIR = ROOT / "model"
@@ -33,6 +34,26 @@ MAX_FEATURES = 8000  # keep the n-grams with the largest weights: the ONNX graph
 MAX_MISSED = 0.005  # threshold rule: highest threshold whose cross-validated missed rate <= this
 FOLDS = 5
 SEED = 0
+PREFIX_MAX_WORDS = 2  # interim prefixes of backchannels that wait for the next words (see interim_prefixes)
+
+
+def features(row: Row) -> str:
+    """The model's input for a row: the same function the runtime calls."""
+    return model_input(normalize(row.text), row.context)
+
+
+def sample_weights(rows: list[Row]) -> np.ndarray:
+    """Backchannels and interruptions weigh the same in total (the binary "balanced" weighting), so
+    nine intent classes do not tilt the ignore/interrupt trade-off the threshold is chosen on."""
+    y = np.array([r.y for r in rows])
+    n, n_int = len(y), max(1, int(y.sum()))
+    n_bc = max(1, n - n_int)
+    return np.where(y == 1, n / (2 * n_int), n / (2 * n_bc))
+
+
+def p_interrupt(pipeline, x: list[str]) -> np.ndarray:
+    """P(interrupt) = everything but BACKCHANNEL (class 0), as ``OnnxClassifier.predict`` reads it."""
+    return 1.0 - pipeline.predict_proba(x)[:, 0]
 
 
 def build_pipeline(c: float = C, ngrams: tuple[int, int] = NGRAMS, vocabulary: list[str] | None = None):
@@ -46,59 +67,97 @@ def build_pipeline(c: float = C, ngrams: tuple[int, int] = NGRAMS, vocabulary: l
             # the text arrives already normalised.
             ("tfidf", TfidfVectorizer(lowercase=False, analyzer=ANALYZER, ngram_range=ngrams,
                                       sublinear_tf=False, vocabulary=vocabulary)),
-            ("lr", LogisticRegression(C=c, class_weight="balanced", max_iter=5000, random_state=SEED)),
+            # one multinomial model over the intents: P(interrupt) = 1 - P(BACKCHANNEL), and the
+            # intent is read from the same run
+            ("lr", LogisticRegression(C=c, max_iter=5000, random_state=SEED)),
         ]
     )
 
 
 def fit(train_rows: list[Row], c: float = C, max_features: int = MAX_FEATURES):
-    """Fit on rows in two passes: all n-grams, then only the ``max_features`` with the largest weights.
+    """Fit on rows in two passes: all n-grams, then only the ``max_features`` with the largest weights
+    (the largest absolute weight over the intents).
 
     Deterministic for the same rows (lbfgs, fixed seed).
     """
-    x = [model_input(normalize(r.text)) for r in train_rows]
-    y = np.array([r.y for r in train_rows])
-    pipeline = build_pipeline(c).fit(x, y)
+    x = [features(r) for r in train_rows]
+    y = np.array([r.intent_y for r in train_rows])
+    w = {"lr__sample_weight": sample_weights(train_rows)}
+    pipeline = build_pipeline(c).fit(x, y, **w)
     names = pipeline.named_steps["tfidf"].get_feature_names_out()
     if len(names) <= max_features:
         return pipeline
-    weights = np.abs(pipeline.named_steps["lr"].coef_[0])
+    weights = np.abs(pipeline.named_steps["lr"].coef_).max(axis=0)
     keep = sorted(names[np.argsort(-weights, kind="stable")[:max_features]])
-    return build_pipeline(c, vocabulary=keep).fit(x, y)
+    return build_pipeline(c, vocabulary=keep).fit(x, y, **w)
 
 
 def cross_validated_scores(train_rows: list[Row], c: float, max_features: int, folds: int = FOLDS) -> np.ndarray:
-    """Out-of-fold P(interrupt) for every training row, each from a model that never saw it."""
-    from sklearn.model_selection import StratifiedKFold
+    """Out-of-fold P(interrupt) for every training row, each from a model that never saw it.
+
+    Folds are grouped by the split key, so both sides of a context pair stay in one fold."""
+    from sklearn.model_selection import StratifiedGroupKFold
 
     y = np.array([r.y for r in train_rows])
-    x = [model_input(normalize(r.text)) for r in train_rows]
+    groups = [r.split_key for r in train_rows]
+    x = [features(r) for r in train_rows]
     oof = np.empty(len(train_rows))
-    for fit_idx, score_idx in StratifiedKFold(folds, shuffle=True, random_state=SEED).split(x, y):
+    for fit_idx, score_idx in StratifiedGroupKFold(folds, shuffle=True, random_state=SEED).split(x, y, groups):
         model = fit([train_rows[i] for i in fit_idx], c, max_features)
-        oof[score_idx] = model.predict_proba([x[i] for i in score_idx])[:, 1]
+        oof[score_idx] = p_interrupt(model, [x[i] for i in score_idx])
     return oof
 
 
-def rule_outcomes(texts: list[str], matcher: RuleMatcher) -> np.ndarray:
-    """What the rules settle for each normalised final text: 1 keyword, 0 soft-ack, -1 the model decides."""
-    outcome = {RuleVerdict.KEYWORD: 1, RuleVerdict.SOFT_ACK: 0}
-    return np.array([outcome.get(matcher.match(t.split()).verdict, -1) for t in texts], dtype=int)
+def rule_outcomes(rows: list[Row], matcher: RuleMatcher) -> np.ndarray:
+    """What the rules settle for each row's final text: 1 keyword, 0 soft-ack, -1 the model decides.
+
+    As at run time, a soft-ack right after the agent's question is left to the model (it may answer)."""
+    out = np.empty(len(rows), dtype=int)
+    for i, r in enumerate(rows):
+        verdict = matcher.match(normalize(r.text).split()).verdict
+        ctx = r.context
+        if verdict is RuleVerdict.KEYWORD:
+            out[i] = 1
+        elif verdict is RuleVerdict.SOFT_ACK and not (ctx is not None and ctx.cue == Cue.QUESTION):
+            out[i] = 0
+        else:
+            out[i] = -1
+    return out
 
 
-def pipeline_decisions(texts: list[str], scores: np.ndarray, threshold: float, matcher: RuleMatcher) -> np.ndarray:
+def pipeline_decisions(rows: list[Row], scores: np.ndarray, threshold: float, matcher: RuleMatcher) -> np.ndarray:
     """1 = interrupt, as the runtime decides: keyword -> 1, all soft-ack -> 0, else score >= threshold."""
-    ruled = rule_outcomes(texts, matcher)
+    ruled = rule_outcomes(rows, matcher)
     return np.where(ruled >= 0, ruled, (scores >= threshold).astype(int))
 
 
-def choose_threshold(texts: list[str], y: np.ndarray, scores: np.ndarray, matcher: RuleMatcher, max_missed: float) -> float:
+def interim_prefixes(rows: list[Row], matcher: RuleMatcher) -> list[str]:
+    """First words of the data's backchannels ("of" of "of course", "all" of "all right").
+
+    On an interim transcript the model's interruption on exactly these words waits for the next
+    interim: the start of a nod is no evidence yet. A keyword is never among them (it interrupts
+    first), nor a text that is itself an interruption in the data.
+    """
+    interrupting = {normalize(r.text) for r in rows if r.y == 1}
+    out = set()
+    for r in rows:
+        if r.y == 1 or r.said or r.unsaid:
+            continue
+        words = normalize(r.text).split()
+        for k in range(1, min(len(words), PREFIX_MAX_WORDS + 1)):
+            prefix = " ".join(words[:k])
+            if prefix not in interrupting and matcher.match(words[:k]).verdict is not RuleVerdict.KEYWORD:
+                out.add(prefix)
+    return sorted(out)
+
+
+def choose_threshold(rows: list[Row], y: np.ndarray, scores: np.ndarray, matcher: RuleMatcher, max_missed: float) -> float:
     """The highest threshold whose pipeline missed-interrupt rate on (texts, y, scores) stays <= max_missed.
 
     Higher thresholds ignore more; the rule takes as many backchannels as the budget for missed
     interruptions allows, and no more. The rules are matched once; only the scores move.
     """
-    ruled = rule_outcomes(texts, matcher)[y == 1]
+    ruled = rule_outcomes(rows, matcher)[y == 1]
     model_scores = scores[y == 1][ruled < 0]
     missed_by_rules = int(np.sum(ruled == 0))
     candidates = np.unique(np.concatenate([scores, [0.5]]))  # ascending
@@ -136,8 +195,10 @@ def _fuse_idf_and_normalizer(onx) -> None:
 
     graph = onx.graph
     nodes = list(graph.node)
-    by_type = {n.op_type: n for n in nodes}
-    tfidf, mul, norm = by_type["TfIdfVectorizer"], by_type["Mul"], by_type["Normalizer"]
+    tfidf = next(n for n in nodes if n.op_type == "TfIdfVectorizer")
+    mul = next(n for n in nodes if n.op_type == "Mul" and tfidf.output[0] in n.input)
+    # the TF-IDF L2 normaliser (a multinomial classifier adds a second Normalizer on its probabilities)
+    norm = next(n for n in nodes if n.op_type == "Normalizer" and mul.output[0] in n.input)
     idf_init = next(i for i in graph.initializer if i.name in mul.input)
     idf = numpy_helper.to_array(idf_init).astype(np.float32)
 
@@ -182,20 +243,26 @@ def export_onnx(pipeline, path: Path, metadata: dict[str, str]) -> None:
         target_opset={"": 18, "ai.onnx.ml": 1},
     )
     _fuse_idf_and_normalizer(onx)
+    # skl2onnx lists the opsets in no fixed order: sort them so the same model is the same bytes.
+    opsets = sorted(((o.domain, o.version) for o in onx.opset_import))
+    del onx.opset_import[:]
+    for domain, version in opsets:
+        onx.opset_import.add(domain=domain, version=version)
     onnx.checker.check_model(onx)
     for key, value in metadata.items():
         prop = onx.metadata_props.add()
         prop.key, prop.value = key, value
-    onx.doc_string = "softack: P(interrupt | normalised utterance); threshold in metadata"
+    onx.doc_string = "softack: P(intent | caller words, agent line); P(interrupt) = 1 - P(BACKCHANNEL); threshold in metadata"
     path.write_bytes(onx.SerializeToString())
 
 
 def onnx_scores(path: Path, texts: list[str]) -> np.ndarray:
+    """P(interrupt) from the exported graph, read as the runtime reads it."""
     import onnxruntime as ort
 
     sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     x = np.array(texts, dtype=object).reshape(-1, 1)
-    return sess.run(["probabilities"], {"text": x})[0][:, 1]
+    return 1.0 - sess.run(["probabilities"], {"text": x})[0][:, 0]
 
 
 def versions() -> dict[str, str]:
@@ -215,6 +282,7 @@ def versions() -> dict[str, str]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", type=Path, default=DATA_FILE)
+    ap.add_argument("--context", type=Path, default=CONTEXT_FILE, help="context rows (said, unsaid, caller, ...)")
     ap.add_argument("--corpus", type=Path, default=None, help="also train on a SwDA-style corpus folder (opt-in)")
     ap.add_argument("--out", type=Path, default=OUT_DIR)
     ap.add_argument("--c", type=float, default=C)
@@ -223,71 +291,88 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     # ---- data in ----
-    rows = load_data(args.data)
+    rows = load_data(args.data) + (load_context(args.context) if args.context.is_file() else [])
     train_rows, heldout_rows = split(rows)
     if args.corpus is not None:
-        train_rows = train_rows + load_swda(args.corpus, asr=True) + load_swda(args.corpus)
-    # The model reads model_input(normalised text); the rules read the normalised text itself.
-    x_train = [model_input(normalize(r.text)) for r in train_rows]
-    x_held = [model_input(normalize(r.text)) for r in heldout_rows]
-    held_norm = [normalize(r.text) for r in heldout_rows]
+        # corpus rows name no intent: a backchannel tag is BACKCHANNEL, any other TAKES_TURN
+        corpus = load_swda(args.corpus, asr=True) + load_swda(args.corpus)
+        train_rows = train_rows + [
+            Row(r.text, r.label, r.category, "TAKES_TURN" if r.y else "BACKCHANNEL") for r in corpus
+        ]
+    x_train = [features(r) for r in train_rows]
+    x_held = [features(r) for r in heldout_rows]
     y_held = np.array([r.y for r in heldout_rows])
-    print(f"data: {len(rows)} rows from {args.data.name}; train {len(train_rows)}, held-out {len(heldout_rows)}"
-          + (f" (+ corpus {args.corpus})" if args.corpus else ""))
+    n_context = sum(1 for r in rows if r.said or r.unsaid)
+    print(f"data: {len(rows)} rows ({n_context} with the agent's line); train {len(train_rows)}, "
+          f"held-out {len(heldout_rows)}" + (f" (+ corpus {args.corpus})" if args.corpus else ""))
 
     # ---- model fit ----
     pipeline = fit(train_rows, args.c, args.max_features)
     vocab = len(pipeline.named_steps["tfidf"].vocabulary_)
-    print(f"fit: TF-IDF {ANALYZER} {NGRAMS} n-grams, {vocab} features; LogisticRegression C={args.c}")
+    print(f"fit: TF-IDF {ANALYZER} {NGRAMS} n-grams, {vocab} features; LogisticRegression C={args.c} "
+          f"over {len(INTENTS)} intents")
 
     # ---- threshold: cross-validated on the training split; the held-out split only reports ----
     matcher = RuleMatcher(SoftAckConfig())
     y_train = np.array([r.y for r in train_rows])
     oof = cross_validated_scores(train_rows, args.c, args.max_features)
-    threshold = choose_threshold([normalize(r.text) for r in train_rows], y_train, oof, matcher, args.max_missed)
-    held_scores = pipeline.predict_proba(x_held)[:, 1]
+    threshold = choose_threshold(train_rows, y_train, oof, matcher, args.max_missed)
+    held_scores = p_interrupt(pipeline, x_held)
     held_model = rates(y_held, (held_scores >= threshold).astype(int))
-    held_pipeline = rates(y_held, pipeline_decisions(held_norm, held_scores, threshold, matcher))
+    held_pipeline = rates(y_held, pipeline_decisions(heldout_rows, held_scores, threshold, matcher))
     print(f"threshold: {threshold:.4f} (highest with {FOLDS}-fold cross-validated pipeline missed <= {args.max_missed:.2%})")
     for name, r in (("model only", held_model), ("pipeline", held_pipeline)):
         print(f"held-out {name:10s}: false interrupt {r['false_interrupt']:.1%}  missed {r['missed_interrupt']:.1%}  "
               f"accuracy {r['accuracy']:.1%}  (n={r['n']})")
 
-    # ---- artifact out ----
+    # ---- artifact out: written beside the old one, moved into place only after every check ----
     args.out.mkdir(parents=True, exist_ok=True)
     onnx_path = args.out / "softack.onnx"
+    staged = args.out / ".softack.onnx.tmp"
     data_hash = hashlib.sha256(args.data.read_bytes()).hexdigest()
+    context_hash = hashlib.sha256(args.context.read_bytes()).hexdigest() if args.context.is_file() else ""
+    prefixes = interim_prefixes(train_rows, matcher)
     metadata = {
         "threshold": f"{threshold:.6f}",
         "threshold_rule": f"highest threshold with {FOLDS}-fold cross-validated pipeline missed-interrupt <= {args.max_missed} on the training split",
         "training_data_sha256": data_hash,
+        "context_data_sha256": context_hash,
         "trained_on": "data/" + (f" + {args.corpus.name}" if args.corpus else ""),
-        "classes": "0=ignore,1=interrupt",
+        "classes": ",".join(INTENTS),
+        "interim_prefixes": json.dumps(prefixes),
     }
-    export_onnx(pipeline, onnx_path, metadata)
+    export_onnx(pipeline, staged, metadata)
 
     # ---- parity: the exported graph must score as scikit-learn does ----
     every = x_train + x_held
-    diff = float(np.max(np.abs(onnx_scores(onnx_path, every) - pipeline.predict_proba(every)[:, 1])))
+    diff = float(np.max(np.abs(onnx_scores(staged, every) - p_interrupt(pipeline, every))))
     print(f"parity: max |onnx - sklearn| = {diff:.2e} over {len(every)} rows")
     if diff > 1e-4:
-        print("parity check failed: not writing metadata", file=sys.stderr)
+        staged.unlink()
+        print("parity check failed: the model in model/ is left as it was", file=sys.stderr)
         return 1
 
     card = {
-        **metadata,
+        **{k: v for k, v in metadata.items() if k != "interim_prefixes"},
         "threshold": threshold,
+        "interim_prefixes": len(prefixes),
         "features": {"kind": "tfidf", "analyzer": ANALYZER, "ngram_range": list(NGRAMS),
-                     "vocabulary_size": vocab, "max_model_words": MAX_MODEL_WORDS},
-        "classifier": {"kind": "LogisticRegression", "C": args.c, "class_weight": "balanced",
-                       "max_features": args.max_features},
-        "rows": {"total": len(rows), "train": len(train_rows), "heldout": len(heldout_rows)},
+                     "vocabulary_size": vocab, "max_model_words": MAX_MODEL_WORDS,
+                     "context": "caller words conjoined with the cue of the agent's heard line; "
+                                "agent's last heard and first unsaid words"},
+        "classifier": {"kind": "LogisticRegression", "C": args.c, "classes": list(INTENTS),
+                       "weighting": "backchannels and interruptions balanced", "max_features": args.max_features},
+        "rows": {"total": len(rows), "context": n_context, "train": len(train_rows), "heldout": len(heldout_rows),
+                 "corpus": len(train_rows) + len(heldout_rows) - len(rows)},
         "heldout": {"model_only": held_model, "pipeline": held_pipeline},
-        "parity_max_abs_diff": diff,
-        "model_bytes": onnx_path.stat().st_size,
+        "parity_max_abs_diff": float(f"{diff:.1e}"),
+        "model_bytes": staged.stat().st_size,
         "versions": versions(),
     }
-    (args.out / "softack.json").write_text(json.dumps(card, indent=2) + "\n")
+    card_staged = args.out / ".softack.json.tmp"
+    card_staged.write_text(json.dumps(card, indent=2) + "\n")
+    staged.replace(onnx_path)
+    card_staged.replace(args.out / "softack.json")
     print(f"wrote {onnx_path.relative_to(ROOT) if onnx_path.is_relative_to(ROOT) else onnx_path} "
           f"({card['model_bytes']:,} bytes) and softack.json")
     return 0

@@ -6,17 +6,20 @@ wiring lives in ``softack.gate`` and is imported only when used.
 """
 
 from .config import DEFAULT_INTERRUPT_KEYWORDS, DEFAULT_SOFT_ACKS, SoftAckConfig
-from .decision import FILTERED_AGENT_STATES, Action, BackchannelFilter, Decision, Reason, decide
+from .context import AgentContext
+from .decision import FILTERED_AGENT_STATES, Action, BackchannelFilter, Decision, Intent, Reason, decide
 from .normalize import normalize
 from .onnx_model import ModelLoadError, OnnxClassifier, default_model_path
 
 __all__ = [
     "Action",
+    "AgentContext",
     "BackchannelFilter",
     "DEFAULT_INTERRUPT_KEYWORDS",
     "DEFAULT_SOFT_ACKS",
     "Decision",
     "FILTERED_AGENT_STATES",
+    "Intent",
     "ModelLoadError",
     "OnnxClassifier",
     "Reason",

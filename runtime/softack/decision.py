@@ -12,13 +12,24 @@ import time
 from typing import NamedTuple
 
 from .config import SoftAckConfig
+from .context import AgentContext, Cue
 from .normalize import has_word_characters, normalize
 from .onnx_model import OnnxClassifier
 from .rules import RuleMatcher, RuleVerdict
 
 logger = logging.getLogger("softack")
 
-__all__ = ["Action", "Reason", "Decision", "BackchannelFilter", "FILTERED_AGENT_STATES", "decide", "default_filter"]
+__all__ = [
+    "Action",
+    "AgentContext",
+    "BackchannelFilter",
+    "Decision",
+    "FILTERED_AGENT_STATES",
+    "Intent",
+    "Reason",
+    "decide",
+    "default_filter",
+]
 
 # While the agent talks or prepares to talk, user speech is judged; otherwise it is a normal turn.
 FILTERED_AGENT_STATES = frozenset({"speaking", "thinking"})
@@ -42,6 +53,36 @@ class Reason(str, enum.Enum):
     FALLBACK = "fallback"  # the model failed; the safe answer is to yield
 
 
+class Intent(str, enum.Enum):
+    """Why the caller speaks (the label policy's "Intents"). Only ``BACKCHANNEL`` keeps the agent talking."""
+
+    BACKCHANNEL = "BACKCHANNEL"  # listening: a nod, an assessment, a filler
+    ANSWER = "ANSWER"  # a reply to the agent's own question ("yes" after "shall I book it?")
+    QUESTION = "QUESTION"  # wants an answer ("what's the fee?")
+    CORRECTION = "CORRECTION"  # "no, it's Tuesday", "that's not my address"
+    STOP_REQUEST = "STOP_REQUEST"  # "stop", "wait", "skip that"
+    HOLD_REQUEST = "HOLD_REQUEST"  # "hold on", "one sec, let me grab a pen": wait, don't answer
+    CANT_HEAR = "CANT_HEAR"  # "what?", "you're breaking up", "can you repeat that"
+    TAKES_TURN = "TAKES_TURN"  # a statement, complaint or new request
+    CLOSING = "CLOSING"  # "okay thanks, bye"
+
+
+# Keywords whose intent does not depend on what surrounds them. The others ("no", "but",
+# "actually", and any a deployer adds) take the model's intent, or TAKES_TURN without a model.
+KEYWORD_INTENTS: dict[str, Intent] = {
+    **dict.fromkeys(
+        ("stop", "wait", "pause", "cancel", "enough", "skip that", "never mind", "nevermind", "be quiet",
+         "shut up", "hold up"),
+        Intent.STOP_REQUEST,
+    ),
+    **dict.fromkeys(
+        ("hold on", "hang on", "one second", "one sec", "one moment", "just a second", "give me a second"),
+        Intent.HOLD_REQUEST,
+    ),
+    **dict.fromkeys(("pardon", "come again", "say again"), Intent.CANT_HEAR),
+}  # fmt: skip
+
+
 class Decision(NamedTuple):
     """What to do with one transcript (immutable; a NamedTuple because it is built on the hot path).
 
@@ -53,6 +94,9 @@ class Decision(NamedTuple):
         provisional: True for an ignore made on a partial transcript: later words may still turn it
             into an interruption. An interruption is never provisional.
         keyword: the keyword that fired, for ``Reason.KEYWORD``.
+        intent: why the caller speaks; ``BACKCHANNEL`` for an ignore (and for a wait: nothing to
+            act on yet), ``TAKES_TURN`` for a normal turn while the agent is silent.
+        context: the agent's line the decision read, or None.
     """
 
     action: Action
@@ -61,6 +105,8 @@ class Decision(NamedTuple):
     score: float | None = None
     provisional: bool = False
     keyword: str | None = None
+    intent: Intent = Intent.BACKCHANNEL
+    context: AgentContext | None = None
 
     @property
     def interrupts(self) -> bool:
@@ -93,6 +139,12 @@ class BackchannelFilter:
             self.classifier.threshold if self.classifier is not None else 0.5
         )
         self._model_failed_logged = False
+        self._model_failures = 0
+        # Interim words that only begin a common backchannel ("of" of "of course"): the model's
+        # interruption on them waits for the next interim. Shipped with the model (its data).
+        self._interim_prefixes: frozenset[str] = (
+            getattr(self.classifier, "interim_prefixes", frozenset()) if self.classifier is not None else frozenset()
+        )
 
     @property
     def config(self) -> SoftAckConfig:
@@ -111,7 +163,25 @@ class BackchannelFilter:
         self.update_options(config=config)
         return config
 
-    def decide(self, text: str, agent_state: str = "speaking", *, final: bool = False) -> Decision:
+    @staticmethod
+    def context(said: str = "", unsaid: str = "") -> AgentContext:
+        """The agent's line split where the caller began to speak; build it once per utterance and
+        pass it to every ``decide`` on that utterance (its features are computed here, once)."""
+        return AgentContext(said, unsaid)
+
+    @property
+    def model_failures(self) -> int:
+        """How many decisions fell back to interrupting because the model raised."""
+        return self._model_failures
+
+    def decide(
+        self,
+        text: str,
+        agent_state: str = "speaking",
+        *,
+        final: bool = False,
+        context: AgentContext | None = None,
+    ) -> Decision:
         """Decide what the agent should do about ``text``.
 
         Args:
@@ -119,55 +189,88 @@ class BackchannelFilter:
             agent_state: LiveKit's agent state: "speaking" and "thinking" are filtered; any other
                 state passes the speech through as a normal turn.
             final: True for a final transcript; an ignore of a partial one is provisional.
+            context: the agent's current line, split where the caller began to speak
+                (``BackchannelFilter.context(said, unsaid)``); None judges the words alone.
 
         Returns:
             The ``Decision``. Never raises for any ``str``.
         """
         if not isinstance(text, str):
             text = str(text)
+        if context is not None and not isinstance(context, AgentContext):
+            context = None
         if not logger.isEnabledFor(logging.DEBUG):
-            return self._decide(text, agent_state, final)
+            return self._decide(text, agent_state, final, context)
         started = time.perf_counter()
-        decision = self._decide(text, agent_state, final)
+        decision = self._decide(text, agent_state, final, context)
         logger.debug(
-            "decision %s reason=%s score=%s provisional=%s took=%.1fus text=%r",
+            "decision %s reason=%s intent=%s score=%s provisional=%s cue=%s took=%.1fus text=%r",
             decision.action.value,
             decision.reason.value,
+            decision.intent.value,
             "-" if decision.score is None else f"{decision.score:.3f}",
             decision.provisional,
+            context.cue if context is not None else Cue.NONE,
             (time.perf_counter() - started) * 1e6,
             decision.text[:80],
         )
         return decision
 
-    def _decide(self, text: str, agent_state: str, final: bool) -> Decision:
+    def _decide(self, text: str, agent_state: str, final: bool, context: AgentContext | None) -> Decision:
         normalized = normalize(text)
         if agent_state not in FILTERED_AGENT_STATES:
-            return Decision(Action.PASS_THROUGH, Reason.AGENT_SILENT, normalized)
+            return Decision(Action.PASS_THROUGH, Reason.AGENT_SILENT, normalized, intent=Intent.TAKES_TURN,
+                            context=context)
         if not normalized:
             if has_word_characters(text):
-                return Decision(Action.INTERRUPT, Reason.UNRECOGNISED, normalized)
-            return Decision(Action.WAIT, Reason.EMPTY, normalized)
+                return Decision(Action.INTERRUPT, Reason.UNRECOGNISED, normalized, intent=Intent.TAKES_TURN,
+                                context=context)
+            return Decision(Action.WAIT, Reason.EMPTY, normalized, context=context)
         rule = self._rules.match(normalized.split())
         if rule.verdict is RuleVerdict.KEYWORD:
-            return Decision(Action.INTERRUPT, Reason.KEYWORD, normalized, keyword=rule.matched)
-        if rule.verdict is RuleVerdict.SOFT_ACK:
-            return Decision(Action.IGNORE, Reason.SOFT_ACK, normalized, provisional=not final)
+            # The deployer's keywords always interrupt; the model, when there is one, only names why.
+            intent = KEYWORD_INTENTS.get(rule.matched or "")
+            if intent is None:
+                intent = self._model_intent(normalized, context)
+            return Decision(Action.INTERRUPT, Reason.KEYWORD, normalized, keyword=rule.matched, intent=intent,
+                            context=context)
+        asked = context is not None and context.cue == Cue.QUESTION
+        if rule.verdict is RuleVerdict.SOFT_ACK and not asked:
+            return Decision(Action.IGNORE, Reason.SOFT_ACK, normalized, provisional=not final, context=context)
         if rule.verdict is RuleVerdict.PARTIAL and not final:
             # the next interim tells "i see" from "i want": wait for it rather than judge "i"
-            return Decision(Action.WAIT, Reason.PARTIAL, normalized)
+            return Decision(Action.WAIT, Reason.PARTIAL, normalized, context=context)
+        # Soft-acks right after the agent's question may be answers: the model reads them in context.
         if self.classifier is None:
-            return Decision(Action.INTERRUPT, Reason.FALLBACK, normalized)
+            if rule.verdict is RuleVerdict.SOFT_ACK:
+                return Decision(Action.INTERRUPT, Reason.FALLBACK, normalized, intent=Intent.ANSWER, context=context)
+            return Decision(Action.INTERRUPT, Reason.FALLBACK, normalized, intent=Intent.TAKES_TURN, context=context)
         try:
-            score = self.classifier.score(normalized)
+            score, model_intent = self.classifier.predict(normalized, context)
         except Exception:
+            self._model_failures += 1
             if not self._model_failed_logged:
                 logger.exception("softack model failed; undecided speech interrupts until it recovers")
                 self._model_failed_logged = True
-            return Decision(Action.INTERRUPT, Reason.FALLBACK, normalized)
+            return Decision(Action.INTERRUPT, Reason.FALLBACK, normalized, intent=Intent.TAKES_TURN, context=context)
         if score >= self.threshold:
-            return Decision(Action.INTERRUPT, Reason.MODEL, normalized, score=score)
-        return Decision(Action.IGNORE, Reason.MODEL, normalized, score=score, provisional=not final)
+            if not final and normalized in self._interim_prefixes:
+                # "of" (of "of course"), "all" (of "all right"): the start of a nod is no evidence yet
+                return Decision(Action.WAIT, Reason.PARTIAL, normalized, score=score, context=context)
+            intent = Intent(model_intent) if model_intent else Intent.TAKES_TURN
+            return Decision(Action.INTERRUPT, Reason.MODEL, normalized, score=score, intent=intent, context=context)
+        return Decision(Action.IGNORE, Reason.MODEL, normalized, score=score, provisional=not final, context=context)
+
+    def _model_intent(self, normalized: str, context: AgentContext | None) -> Intent:
+        """The model's intent for an utterance the rules already made an interruption."""
+        if self.classifier is None or not getattr(self.classifier, "intents", ()):
+            return Intent.TAKES_TURN
+        try:
+            _, intent = self.classifier.predict(normalized, context)
+        except Exception:
+            self._model_failures += 1
+            return Intent.TAKES_TURN
+        return Intent(intent) if intent else Intent.TAKES_TURN
 
 
 _default_filter: BackchannelFilter | None = None
@@ -185,6 +288,8 @@ def default_filter() -> BackchannelFilter:
     return _default_filter
 
 
-def decide(text: str, agent_state: str = "speaking", *, final: bool = False) -> Decision:
+def decide(
+    text: str, agent_state: str = "speaking", *, final: bool = False, context: AgentContext | None = None
+) -> Decision:
     """``BackchannelFilter.decide`` on ``default_filter()``."""
-    return default_filter().decide(text, agent_state, final=final)
+    return default_filter().decide(text, agent_state, final=final, context=context)

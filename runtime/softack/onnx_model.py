@@ -8,11 +8,14 @@ time travels inside the ``.onnx`` file as metadata, so a model and its threshold
 from __future__ import annotations
 
 import importlib.resources
+import json
 import logging
 import os
 from pathlib import Path
 
 import numpy as np
+
+from .context import AgentContext, conjoined
 
 logger = logging.getLogger("softack")
 
@@ -36,15 +39,16 @@ MAX_MODEL_WORDS = 48
 BOUNDARY_START, BOUNDARY_END = "xxbos", "xxeos"
 
 
-def model_input(normalized: str) -> str:
-    """What the model reads for a normalised utterance: its first words, between boundary markers.
+def model_input(normalized: str, context: AgentContext | None = None) -> str:
+    """What the model reads for a normalised utterance: its first words, between boundary markers,
+    conjoined with the agent's line (``softack.context``).
 
     Training and inference both call this, so the model never sees text the runtime would not send.
     """
     words = normalized.split(" ", MAX_MODEL_WORDS)
     if len(words) > MAX_MODEL_WORDS:
         normalized = " ".join(words[:MAX_MODEL_WORDS])
-    return f"{BOUNDARY_START} {normalized} {BOUNDARY_END}"
+    return conjoined(f"{BOUNDARY_START} {normalized} {BOUNDARY_END}", context)
 
 
 class ModelLoadError(RuntimeError):
@@ -96,6 +100,12 @@ class OnnxClassifier:
             meta = self._session.get_modelmeta().custom_metadata_map
             self.threshold = float(meta["threshold"])
             self.metadata: dict[str, str] = dict(meta)
+            # An intent model's classes are intent names, BACKCHANNEL first; a binary one's are
+            # "0=ignore,1=interrupt" and names no intent.
+            classes = meta.get("classes", "")
+            self.intents: tuple[str, ...] = tuple(classes.split(",")) if classes.startswith("BACKCHANNEL,") else ()
+            # Interim words that only begin a backchannel of the training data ("of" of "of course").
+            self.interim_prefixes: frozenset[str] = frozenset(json.loads(meta.get("interim_prefixes", "[]")))
             self._input = self._session.get_inputs()[0].name
             outputs = [o.name for o in self._session.get_outputs()]
             self._output = "probabilities" if "probabilities" in outputs else outputs[-1]
@@ -108,8 +118,16 @@ class OnnxClassifier:
         if not 0.0 < self.threshold < 1.0:
             raise ModelLoadError(f"softack model at {self.path} has threshold {self.threshold} outside (0, 1)")
 
-    def score(self, normalized: str) -> float:
+    def predict(self, normalized: str, context: AgentContext | None = None) -> tuple[float, str | None]:
+        """P(interruption) of the normalised utterance in its context, and the likeliest intent
+        among the interrupting ones (None for a binary model)."""
+        x = np.array([[model_input(normalized, context)]], dtype=object)
+        p = self._session.run([self._output], {self._input: x})[0][0]
+        if not self.intents:
+            return float(p[1]), None
+        # P(interrupt) is everything but BACKCHANNEL (class 0); the intent is the likeliest of the rest.
+        return float(1.0 - p[0]), self.intents[1 + int(np.argmax(p[1:]))]
+
+    def score(self, normalized: str, context: AgentContext | None = None) -> float:
         """Probability that the normalised utterance is an interruption."""
-        x = np.array([[model_input(normalized)]], dtype=object)
-        probabilities = self._session.run([self._output], {self._input: x})[0]
-        return float(probabilities[0][1])
+        return self.predict(normalized, context)[0]
