@@ -14,7 +14,22 @@ given). Backchannels become ``UserBackchannelFrame``s (the aggregator's ``on_use
 event); every decision is reported on the strategy's ``on_decision`` event.
 """
 
-from .softack_user_turn_start_strategy import SoftAckDecisionEvent, SoftAckUserTurnStartStrategy
+from .bot_line import BotLineObserver
+from .softack_user_turn_start_strategy import (
+    SoftAckBackchannelEvent,
+    SoftAckBackchannelFrame,
+    SoftAckDecisionEvent,
+    SoftAckInterruptionEvent,
+    SoftAckUserTurnStartStrategy,
+)
 from .softack_user_turn_strategies import SoftAckUserTurnStrategies
 
-__all__ = ["SoftAckDecisionEvent", "SoftAckUserTurnStartStrategy", "SoftAckUserTurnStrategies"]
+__all__ = [
+    "BotLineObserver",
+    "SoftAckBackchannelEvent",
+    "SoftAckBackchannelFrame",
+    "SoftAckDecisionEvent",
+    "SoftAckInterruptionEvent",
+    "SoftAckUserTurnStartStrategy",
+    "SoftAckUserTurnStrategies",
+]

@@ -19,6 +19,12 @@ with no transcript (a failed STT) starts the turn; a backchannel held when the b
 own, or one that ended less than ``answer_window`` seconds before (a "yeah" to the bot's closing
 question), becomes the user's turn.
 
+Each decision reads the bot's own words: the bot's current line, split where the user began to
+speak (``AgentContext(said, unsaid)``, taken at the user's VAD start, built once per utterance),
+from a ``BotLineObserver`` the strategy adds to its pipeline (see ``bot_line``). "yes" right after
+"Shall I book it?" is then an answer (the turn starts), the same "yes" mid-statement a nod. Every
+decision, interruption and backchannel is reported with its intent and that context.
+
 A transcript burst loses no words. Starting a turn broadcasts an interruption, and Pipecat's
 interruption empties the aggregator's queue of frames not yet processed: an interim "no" that
 started the turn would drop the final "no stop" queued right behind it. So the strategy never
@@ -47,16 +53,26 @@ from pipecat.frames.frames import (
     VADUserStartedSpeakingFrame,
     VADUserStoppedSpeakingFrame,
 )
+from pipecat.processors.frame_processor import FrameProcessorSetup
 from pipecat.turns.types import ProcessFrameResult
 from pipecat.turns.user_start.base_user_turn_start_strategy import BaseUserTurnStartStrategy
+from pipecat.utils.base_object import BaseObject
 from pipecat.utils.time import time_now_iso8601
 
-from ..decision import FILTERED_AGENT_STATES, Action, BackchannelFilter, Decision, default_filter
+from ..context import AgentContext
+from ..decision import FILTERED_AGENT_STATES, Action, BackchannelFilter, Decision, Intent, default_filter
 from ..onnx_model import ModelLoadError
+from .bot_line import BotLineObserver
 
 logger = logging.getLogger("softack")
 
-__all__ = ["SoftAckDecisionEvent", "SoftAckUserTurnStartStrategy"]
+__all__ = [
+    "SoftAckBackchannelEvent",
+    "SoftAckBackchannelFrame",
+    "SoftAckDecisionEvent",
+    "SoftAckInterruptionEvent",
+    "SoftAckUserTurnStartStrategy",
+]
 
 BotState = Literal["speaking", "thinking", "listening"]
 
@@ -73,6 +89,9 @@ class SoftAckDecisionEvent:
         outcome: what the strategy did: "backchannel" (held, then a ``UserBackchannelFrame``
             unless the bot stops within ``answer_window``), "turn" (started the user turn),
             "wait" (needs more words).
+        intent: why the user speaks (``decision.intent``; None for the no-transcript fallback).
+        context: the bot's line as the user had heard it when they began to speak (None when no
+            bot words were seen).
         created_at: wall-clock time of the decision.
     """
 
@@ -81,7 +100,82 @@ class SoftAckDecisionEvent:
     bot_state: str
     decision: Decision | None
     outcome: Literal["backchannel", "turn", "wait"]
+    intent: Intent | None = None
+    context: AgentContext | None = None
     created_at: float = field(default_factory=time.time)
+
+
+@dataclass(frozen=True)
+class SoftAckInterruptionEvent:
+    """The strategy started the user's turn while the bot spoke or thought (``on_interruption``).
+
+    Pipecat then interrupts the bot (``InterruptionFrame``) and aggregates the user's words.
+
+    Attributes:
+        transcript: the user's words so far ("" when no transcript came).
+        reason: "decision" (the filter said the user takes the floor), "no_transcript" (speech
+            with no text for ``no_transcript_timeout``), "bot_stopped" (the bot stopped on its own
+            while the user spoke, or within ``answer_window`` of a held backchannel).
+        intent: why the user takes the floor: the decision's (``ANSWER`` for "yes" after the
+            bot's question, ``STOP_REQUEST``, ...); ``ANSWER`` for backchannels that the bot's
+            stop made a turn; ``TAKES_TURN`` with no transcript.
+        context: the bot's line as the user had heard it when they began to speak.
+        decision: the last decision on the utterance (None when there was none).
+        created_at: wall-clock time.
+    """
+
+    transcript: str
+    reason: Literal["decision", "no_transcript", "bot_stopped"]
+    intent: Intent
+    context: AgentContext | None
+    decision: Decision | None
+    created_at: float = field(default_factory=time.time)
+
+
+@dataclass(frozen=True)
+class SoftAckBackchannelEvent:
+    """A backchannel kept out of the conversation (``on_backchannel``), as its
+    ``UserBackchannelFrame`` is pushed, or when the pipeline ends while it was still held.
+
+    Attributes:
+        transcript: what the user said.
+        decision: the decision that kept it out (``intent`` ``BACKCHANNEL``, its ``context``).
+        context: the bot's line as the user had heard it when they began to speak.
+        at_end: True when the pipeline ended inside its ``answer_window`` (no frame then).
+        created_at: wall-clock time.
+    """
+
+    transcript: str
+    decision: Decision | None
+    context: AgentContext | None
+    at_end: bool = False
+    created_at: float = field(default_factory=time.time)
+
+    @property
+    def intent(self) -> Intent:
+        return self.decision.intent if self.decision is not None else Intent.BACKCHANNEL
+
+
+@dataclass
+class SoftAckBackchannelFrame(UserBackchannelFrame):
+    """The ``UserBackchannelFrame`` softack pushes, with the decision behind it.
+
+    The aggregator's ``on_user_backchannel`` event sees it as any ``UserBackchannelFrame``; a
+    processor or observer downstream can read the decision, intent and context here.
+
+    Parameters:
+        decision: the decision that kept the words out of the conversation.
+    """
+
+    decision: Decision | None = None
+
+    @property
+    def intent(self) -> Intent:
+        return self.decision.intent if self.decision is not None else Intent.BACKCHANNEL
+
+    @property
+    def context(self) -> AgentContext | None:
+        return self.decision.context if self.decision is not None else None
 
 
 @dataclass(eq=False)
@@ -94,6 +188,9 @@ class _Utterance:
     interim: str = ""
     decision: Decision | None = None
     ended_at: float | None = None  # monotonic; set when the user is done (held as a backchannel)
+    started_at: int | None = None  # pipeline clock (ns) when the user began to speak (VAD start)
+    context: AgentContext | None = None  # the bot's line at started_at, built once
+    context_built: bool = False
 
     @property
     def text(self) -> str:
@@ -140,9 +237,15 @@ class SoftAckUserTurnStartStrategy(BaseUserTurnStartStrategy):
             stopped on its own becomes the user's turn (an answer to the bot's last words).
         thinking_timeout: how long after the user's turn ends the bot counts as thinking when no
             audio comes (a turn the LLM does not answer must not leave the filter on).
+        bot_line: follows the bot's line and what of it was played (the decisions' context);
+            a new ``BotLineObserver`` when None. The strategy adds it to its pipeline's observers
+            when set up. Pass ``False`` to decide on the user's words alone.
         **kwargs: passed to ``BaseUserTurnStartStrategy``.
 
-    Events (``@strategy.event_handler(name)``): ``on_decision(strategy, SoftAckDecisionEvent)``.
+    Events (``@strategy.event_handler(name)``):
+    ``on_decision(strategy, SoftAckDecisionEvent)`` (every decision),
+    ``on_interruption(strategy, SoftAckInterruptionEvent)`` (the strategy started the user's turn),
+    ``on_backchannel(strategy, SoftAckBackchannelEvent)`` (a backchannel kept out).
     """
 
     def __init__(
@@ -152,6 +255,7 @@ class SoftAckUserTurnStartStrategy(BaseUserTurnStartStrategy):
         no_transcript_timeout: float | None = 2.0,
         answer_window: float = 1.0,
         thinking_timeout: float = 5.0,
+        bot_line: BotLineObserver | None | bool = None,
         **kwargs: Any,
     ):
         super().__init__(**kwargs)
@@ -160,6 +264,14 @@ class SoftAckUserTurnStartStrategy(BaseUserTurnStartStrategy):
         self.answer_window = answer_window
         self.thinking_timeout = thinking_timeout
         self._register_event_handler("on_decision")
+        self._register_event_handler("on_interruption")
+        self._register_event_handler("on_backchannel")
+        if bot_line is None or bot_line is True:
+            bot_line = BotLineObserver()
+        self.bot_line: BotLineObserver | None = bot_line or None
+        self._clock: Any = None
+        self._observed_worker: Any = None
+        self._speech_started_at: int | None = None  # pipeline clock at the last VAD start
 
         self._bot_speaking = False
         self._thinking_since: float | None = None
@@ -190,6 +302,36 @@ class SoftAckUserTurnStartStrategy(BaseUserTurnStartStrategy):
             return "thinking"
         return "listening"
 
+    # -- setup: the bot's words ----------------------------------------------------------------
+
+    async def setup(self, setup: FrameProcessorSetup):
+        """Set up; add the bot-line observer to the pipeline running the user aggregator."""
+        await super().setup(setup)
+        self._clock = setup.clock
+        worker = getattr(setup, "pipeline_worker", None)
+        if self.bot_line is not None and worker is not None and worker is not self._observed_worker:
+            worker.add_observer(self.bot_line)
+            self._observed_worker = worker
+
+    def _now(self) -> int | None:
+        """The pipeline clock (ns), which stamps the frames the bot-line observer sees."""
+        if self._clock is None:
+            return None
+        try:
+            return self._clock.get_time()
+        except Exception:
+            return None
+
+    def _context(self, u: _Utterance) -> AgentContext | None:
+        """The bot's line split where the user began to speak; built once per utterance."""
+        if not u.context_built:
+            u.context_built = True
+            if self.bot_line is not None:
+                said, unsaid = self.bot_line.context_at(u.started_at)
+                if said or unsaid:
+                    u.context = self.backchannel_filter.context(said, unsaid)
+        return u.context
+
     # -- turn notifications from the controller -----------------------------------------------
 
     async def handle_user_turn_started(self):
@@ -199,6 +341,12 @@ class SoftAckUserTurnStartStrategy(BaseUserTurnStartStrategy):
         self._turn_requested = False
         self._turn_utterances = []
         self._utterance = None
+        self._speech_started_at = None
+        if self.bot_line is not None:
+            # the user has the floor: whatever the bot says next is a new line
+            now = self._now()
+            if now is not None:
+                self.bot_line.new_line(now)
         await self._cancel_no_transcript_timer()
         # backchannels said before the turn were feedback on what the bot had said
         for u in list(self._held):
@@ -216,6 +364,12 @@ class SoftAckUserTurnStartStrategy(BaseUserTurnStartStrategy):
         for task in list(self._confirm_tasks.values()):
             await self.cancel_task(task)
         self._confirm_tasks.clear()
+        # Backchannels still inside their answer window when the pipeline ends are reported: the
+        # pipeline has stopped, so on on_backchannel only (no frame can travel any more).
+        for u in list(self._held):
+            self._held.remove(u)
+            await self._report_backchannel(u, at_end=True)
+        await BaseObject.cleanup(self)  # wait for the event handlers
 
     # -- frames --------------------------------------------------------------------------------
 
@@ -242,6 +396,9 @@ class SoftAckUserTurnStartStrategy(BaseUserTurnStartStrategy):
             return ProcessFrameResult.STOP
         if isinstance(frame, VADUserStartedSpeakingFrame):
             self._user_speaking = True
+            # what the user had heard is what was played when they began to speak, not when the
+            # transcript arrives a few hundred ms later
+            self._speech_started_at = self._now()
         elif isinstance(frame, VADUserStoppedSpeakingFrame):
             self._user_speaking = False
             await self._cancel_no_transcript_timer()
@@ -272,7 +429,10 @@ class SoftAckUserTurnStartStrategy(BaseUserTurnStartStrategy):
         text = frame.text or ""
         u = self._utterance
         if u is None:
-            u = self._utterance = _Utterance(user_id=frame.user_id)
+            started_at, self._speech_started_at = self._speech_started_at, None
+            u = self._utterance = _Utterance(
+                user_id=frame.user_id, started_at=started_at if started_at is not None else self._now()
+            )
         if final:
             if text.strip():
                 u.finals.append(text)
@@ -295,6 +455,7 @@ class SoftAckUserTurnStartStrategy(BaseUserTurnStartStrategy):
         decision = self._decide(u, state, final=final)
         if decision.action in (Action.INTERRUPT, Action.PASS_THROUGH):
             await self._emit(u, final, state, decision, "turn")
+            await self._emit_interruption(u.text, "decision", decision.intent, u.context, decision)
             await self._request_turn(u.user_id)
             return
         if final:
@@ -306,15 +467,34 @@ class SoftAckUserTurnStartStrategy(BaseUserTurnStartStrategy):
             await self._end_utterance()
 
     def _decide(self, u: _Utterance, state: str, *, final: bool) -> Decision:
-        decision = self.backchannel_filter.decide(u.text, state, final=final)
+        decision = self.backchannel_filter.decide(u.text, state, final=final, context=self._context(u))
         u.decision = decision
         return decision
 
     async def _emit(self, u: _Utterance, final: bool, state: str, decision: Decision | None, outcome: str) -> None:
-        await self._call_event_handler(
-            "on_decision",
-            SoftAckDecisionEvent(transcript=u.text, final=final, bot_state=state, decision=decision, outcome=outcome),  # type: ignore[arg-type]
+        event = SoftAckDecisionEvent(
+            transcript=u.text,
+            final=final,
+            bot_state=state,
+            decision=decision,
+            outcome=outcome,  # type: ignore[arg-type]
+            intent=decision.intent if decision is not None else None,
+            context=u.context,
         )
+        await self._call_event_handler("on_decision", event)
+
+    async def _emit_interruption(
+        self, transcript: str, reason: str, intent: Intent, context: AgentContext | None, decision: Decision | None
+    ) -> None:
+        logger.debug("softack: user turn (%s, %s) on %r", reason, intent.value, transcript)
+        event = SoftAckInterruptionEvent(
+            transcript=transcript, reason=reason, intent=intent, context=context, decision=decision  # type: ignore[arg-type]
+        )
+        await self._call_event_handler("on_interruption", event)
+
+    async def _report_backchannel(self, u: _Utterance, *, at_end: bool = False) -> None:
+        event = SoftAckBackchannelEvent(transcript=u.text, decision=u.decision, context=u.context, at_end=at_end)
+        await self._call_event_handler("on_backchannel", event)
 
     # -- transitions ---------------------------------------------------------------------------
 
@@ -384,7 +564,10 @@ class SoftAckUserTurnStartStrategy(BaseUserTurnStartStrategy):
         self._held.remove(u)
         await self._cancel_confirm(u)
         logger.debug("softack: backchannel %r kept out of the conversation", u.text)
-        await self.push_frame(UserBackchannelFrame(text=u.text, user_id=u.user_id, timestamp=u.timestamp))
+        await self.push_frame(
+            SoftAckBackchannelFrame(text=u.text, user_id=u.user_id, timestamp=u.timestamp, decision=u.decision)
+        )
+        await self._report_backchannel(u)
 
     async def _on_bot_stopped(self) -> None:
         """The bot stopped: words held while it talked are the user's turn now."""
@@ -397,10 +580,20 @@ class SoftAckUserTurnStartStrategy(BaseUserTurnStartStrategy):
                 answers.append(u)
             else:
                 await self._confirm_backchannel(u)
-        if answers or (self._utterance is not None and self._utterance.text):
+        current = self._utterance if self._utterance is not None and self._utterance.text else None
+        if answers or current is not None:
             logger.debug("softack: the bot stopped right after the user's words; they are the user's turn")
-            user_id = (self._utterance or answers[-1]).user_id
-            await self._request_turn(user_id, answers=answers)
+            last = current or answers[-1]
+            decision = last.decision
+            if answers:
+                intent = Intent.ANSWER  # the answer window's reading: a "yeah" to the bot's last words
+            elif decision is not None and decision.action is Action.INTERRUPT:
+                intent = decision.intent
+            else:
+                intent = Intent.TAKES_TURN
+            words = " ".join(u.text for u in (*answers, *([current] if current else [])) if u.text)
+            await self._emit_interruption(words, "bot_stopped", intent, last.context, decision)
+            await self._request_turn(last.user_id, answers=answers)
 
     # -- no-transcript fallback ----------------------------------------------------------------
 
@@ -427,6 +620,8 @@ class SoftAckUserTurnStartStrategy(BaseUserTurnStartStrategy):
             "softack: user speech with no transcript for %.1fs; starting the user turn",
             self.no_transcript_timeout,
         )
-        u = self._utterance or _Utterance()
+        u = self._utterance or _Utterance(started_at=self._speech_started_at)
+        self._context(u)
         await self._emit(u, False, self.bot_state, None, "turn")
+        await self._emit_interruption(u.text, "no_transcript", Intent.TAKES_TURN, u.context, None)
         await self._request_turn(u.user_id)
