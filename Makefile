@@ -29,7 +29,8 @@ test: install
 demo: install
 	$(PY) -m softack.demo
 
-# The same scenarios in a Pipecat pipeline: softack's user-turn strategy beside stock Pipecat.
+# The same scenarios in a Pipecat pipeline, softack's user-turn strategy beside stock Pipecat,
+# with the answer-vs-nod scenarios ("yes" after the bot's question vs mid-statement).
 demo-pipecat: install
 	$(PY) -m softack.pipecat.demo
 

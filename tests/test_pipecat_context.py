@@ -338,3 +338,21 @@ def test_observer_tolerates_tts_text_that_differs_from_the_llms():
     o = _observer_with([(0, "line", ""), (1, "text", "Your total is $42.50, due Friday. Okay?"),
                         (2, "heard", "Your total is"), (3, "heard", "forty two dollars"), (4, "heard", "due Friday.")])  # fmt: skip
     assert o.context_at(None)[1] == "Okay?"
+
+
+# -- make demo-pipecat ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name,takes_floor", [("answer", True), ("nod", False), ("early nod", False)])
+async def test_demo_answer_vs_nod(name, takes_floor):
+    from softack.pipecat import demo
+
+    [frames] = [f for n, _story, f in demo.SCENARIOS if n == name]
+    stock, soft = await demo._scenario(frames)
+    assert stock.interrupted
+    assert soft.interrupted is takes_floor
+    assert soft.llm_context == (["yes"] if takes_floor else [])
+    if takes_floor:
+        assert [i.intent for i in soft.interruptions] == [Intent.ANSWER]
+    else:
+        assert len(soft.backchannels) == 1 and soft.interruptions == []
