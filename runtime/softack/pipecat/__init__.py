@@ -10,8 +10,11 @@ package. Adding it to a Pipecat bot changes two lines::
 
 ``SoftAckUserTurnStrategies`` is Pipecat's ``UserTurnStrategies`` with
 ``SoftAckUserTurnStartStrategy`` ahead of the start strategies (Pipecat's defaults when none are
-given). Backchannels become ``UserBackchannelFrame``s (the aggregator's ``on_user_backchannel``
-event); every decision is reported on the strategy's ``on_decision`` event.
+given). Backchannels become ``UserBackchannelFrame``s (``SoftAckBackchannelFrame``, with the
+decision; the aggregator's ``on_user_backchannel`` event). Decisions read the bot's line as the
+user had heard it (``BotLineObserver``, which the strategy adds to the pipeline itself). The
+strategy reports ``on_decision``, ``on_interruption`` and ``on_backchannel``, each with the intent
+and the context used.
 """
 
 from .bot_line import BotLineObserver
