@@ -356,3 +356,15 @@ async def test_demo_answer_vs_nod(name, takes_floor):
         assert [i.intent for i in soft.interruptions] == [Intent.ANSWER]
     else:
         assert len(soft.backchannels) == 1 and soft.interruptions == []
+
+
+def test_observer_memory_is_bounded_and_keeps_the_current_line():
+    from softack.pipecat import bot_line
+
+    o = _observer_with([(0, "line", ""), (1, "text", "old line.")])
+    o.new_line(2)
+    for i in range(bot_line._MAX_EVENTS + 10):
+        o._add(3 + i, bot_line._TEXT, "word", False)
+    assert len(o._events) < bot_line._MAX_EVENTS
+    said, unsaid = o.context_at(None)
+    assert said == "" and "old" not in unsaid

@@ -35,7 +35,7 @@ __all__ = ["BotLineObserver"]
 _LINE, _TEXT, _HEARD = 0, 1, 2
 # Events of the current and the previous line are kept (a user who began to speak just before a
 # new line started still gets the old one); older ones are dropped, and a line is capped.
-_MAX_EVENTS = 2000
+_MAX_EVENTS = 4000
 # How far ahead in the line a heard word is looked for (TTS text may differ from the LLM's).
 _LOOKAHEAD = 4
 _WORD_KEY = re.compile(r"[^\w']+")
@@ -103,7 +103,11 @@ class BotLineObserver(BaseObserver):
         if not text:
             return
         if len(self._events) >= _MAX_EVENTS:
-            del self._events[1 : len(self._events) // 2]
+            starts = [i for i, e in enumerate(self._events) if e.kind == _LINE]
+            if starts and starts[-1] > 0:
+                del self._events[: starts[-1]]  # the previous line goes first
+            if len(self._events) >= _MAX_EVENTS:
+                del self._events[1 : len(self._events) // 2]  # one very long line: its oldest words
         self._events.append(_Event(at, kind, text, spaced))
 
     async def on_push_frame(self, data: FramePushed):
