@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 CORPUS ?=
 
-.PHONY: install train eval test demo bench fuzz clean
+.PHONY: install train eval test demo demo-pipecat bench fuzz clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,11 @@ test: install
 
 demo: install
 	$(PY) -m softack.demo
+
+# The same scenarios in a Pipecat pipeline, softack's user-turn strategy beside stock Pipecat,
+# with the answer-vs-nod scenarios ("yes" after the bot's question vs mid-statement).
+demo-pipecat: install
+	$(PY) -m softack.pipecat.demo
 
 bench: install
 	$(PY) -m tests.benchmarks.run
