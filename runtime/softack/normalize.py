@@ -61,9 +61,17 @@ _PAIRS: dict[tuple[str, str], str] = {
     ("o", "kay"): "okay",
     ("all", "right"): "alright",
 }
-# The pair loop runs only when a first and a second half both occur (rare in long text).
+# Pairs fold left to right, each word in at most one pair: one regex over the joined words, run
+# only when a first and a second half both occur (rare in long text). A pair matches whole words
+# only, so at most one pair can start at a word.
 _PAIR_FIRST = frozenset(first for first, _ in _PAIRS)
 _PAIR_SECOND = frozenset(second for _, second in _PAIRS)
+_PAIR_TEXT = {f"{first} {second}": folded for (first, second), folded in _PAIRS.items()}
+_PAIR_RE = re.compile("(?<![^ ])(?:" + "|".join(map(re.escape, _PAIR_TEXT)) + ")(?![^ ])")
+
+
+def _fold_pair(match: re.Match[str]) -> str:
+    return _PAIR_TEXT[match.group()]
 # Canonical form of each word seen, bounded so arbitrary input cannot grow it without limit.
 _word_cache: dict[str, str] = {}
 _WORD_CACHE_MAX = 50_000
@@ -105,17 +113,7 @@ def normalize(text: str) -> str:
     if "'" in text and "" in words:  # a word made only of apostrophes
         words = [w for w in words if w]
     if not _PAIR_FIRST.isdisjoint(words) and not _PAIR_SECOND.isdisjoint(words):
-        folded: list[str] = []
-        i, n = 0, len(words)
-        while i < n:
-            pair = _PAIRS.get((words[i], words[i + 1])) if i + 1 < n else None
-            if pair is None:
-                folded.append(words[i])
-                i += 1
-            else:
-                folded.append(pair)
-                i += 2
-        words = folded
+        return _PAIR_RE.sub(_fold_pair, " ".join(words))
     return " ".join(words)
 
 
