@@ -164,7 +164,7 @@ def build_server():  # type: ignore[no-untyped-def]
     from livekit.plugins import deepgram, silero
 
     from softack import BackchannelFilter
-    from softack.gate import BackchannelEvent, SoftAckAgent, turn_handling
+    from softack.gate import BackchannelEvent, HeardTranscript, SoftAckAgent, turn_handling
 
     def prewarm(proc: JobProcess) -> None:
         proc.userdata["vad"] = silero.VAD.load()
@@ -193,7 +193,15 @@ def build_server():  # type: ignore[no-untyped-def]
         def _on_backchannel(ev: BackchannelEvent) -> None:
             logger.info("backchannel %r (%s)", ev.transcript, ev.decision.reason.value)
 
-        await session.start(agent, room=ctx.room)
+        # the transcript paced with the audio ends in HeardTranscript: the gate reads what the
+        # caller had heard of the agent's line when they began to speak
+        from livekit.agents import room_io
+
+        await session.start(
+            agent,
+            room=ctx.room,
+            room_options=room_io.RoomOptions(text_output=room_io.TextOutputOptions(next_in_chain=HeardTranscript())),
+        )
         session.generate_reply(instructions="Greet the user in one short sentence.")
 
     return server

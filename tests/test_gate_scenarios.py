@@ -10,8 +10,8 @@ and when it was cut.
 from __future__ import annotations
 
 import asyncio
-
-import pytest
+import contextvars
+import functools
 
 from softack import Action, BackchannelFilter, Reason, SoftAckConfig
 from softack.demo import INSTRUCTIONS, SCENARIOS
@@ -31,15 +31,29 @@ CONFIGS = {
     "defaults": {"turn_handling": {}, "session_options": {"livekit_defaults": True}},
 }
 AEC_WARMUP = 3.0
-_config = "vad"
+# the configuration the running test body is in (each body runs once per configuration, at once)
+_config_var: contextvars.ContextVar[str] = contextvars.ContextVar("config", default="vad")
 
 
-@pytest.fixture(autouse=True, params=list(CONFIGS))
-def config(request):
-    global _config
-    _config, previous = request.param, _config
-    yield request.param
-    _config = previous
+def in_both_configs(test):
+    """Run the test body once in each configuration, concurrently (each in its own task and
+    context): the sessions run in real time, so this halves the wall time and keeps both."""
+
+    @functools.wraps(test)
+    async def both(*args, **kwargs):
+        async def one(config: str):
+            _config_var.set(config)
+            return await test(*args, **kwargs)
+
+        results = await asyncio.gather(
+            *(asyncio.create_task(one(c), context=contextvars.copy_context()) for c in CONFIGS),
+            return_exceptions=True,
+        )
+        for config, result in zip(CONFIGS, results):
+            if isinstance(result, BaseException):
+                raise AssertionError(f"in the {config!r} configuration: {result!r}") from result
+
+    return both
 
 
 def scenario(name: str) -> Scenario:
@@ -48,9 +62,10 @@ def scenario(name: str) -> Scenario:
 
 async def run_gate(s: Scenario, bf: BackchannelFilter, **agent_kwargs) -> ScenarioRun:
     agent = SoftAckAgent(instructions=INSTRUCTIONS, backchannel_filter=bf, **agent_kwargs)
-    c = CONFIGS[_config]
+    config = _config_var.get()
+    c = CONFIGS[config]
     return await run_scenario(
-        s, agent, turn_handling=turn_handling(**c["turn_handling"]), label=f"gate ({_config})",
+        s, agent, turn_handling=turn_handling(**c["turn_handling"]), label=f"gate ({config})",
         session_options=c["session_options"],
     )
 
@@ -58,7 +73,7 @@ async def run_gate(s: Scenario, bf: BackchannelFilter, **agent_kwargs) -> Scenar
 def earliest_stop(run: ScenarioRun, at: float) -> float:
     """When the agent may stop for a transcript at wall-clock ``at``: at once, or when the
     echo-cancellation warm-up (from the agent's first audio) is over."""
-    if _config != "defaults":
+    if _config_var.get() != "defaults":
         return at
     return max(at, run.offline.audio_output.segment_starts[0] + AEC_WARMUP)
 
@@ -91,10 +106,11 @@ def assert_stopped_within_bound(run: ScenarioRun, ev) -> float:
     assert stop is not None, "the agent's audio never stopped"
     assert out.audible_at(ev.at - 0.01), "the agent's audio had stopped before the transcript"
     latency = stop.at - earliest_stop(run, ev.at)
-    assert 0.0 <= latency <= STOP_BOUND, f"stopped {latency * 1e3:.1f} ms after it could ({_config})"
+    assert 0.0 <= latency <= STOP_BOUND, f"stopped {latency * 1e3:.1f} ms after it could ({_config_var.get()})"
     return latency
 
 
+@in_both_configs
 async def test_a_backchannels_keep_the_agent_talking(make_filter):
     """Agent speaking; "okay", later "yeah", later "uh-huh": no gap, no stop, no reply, nothing in
     the chat context, three backchannel events."""
@@ -113,6 +129,7 @@ async def test_a_backchannels_keep_the_agent_talking(make_filter):
     assert run.interruptions == []
 
 
+@in_both_configs
 async def test_b_agent_silent_yeah_is_a_turn(make_filter):
     """Agent silent; "yeah" is a normal user turn and the agent replies."""
     run = await run_gate(scenario("b"), make_filter())
@@ -123,6 +140,7 @@ async def test_b_agent_silent_yeah_is_a_turn(make_filter):
     assert run.backchannels == [] and run.interruptions == []
 
 
+@in_both_configs
 async def test_c_no_stop_stops_the_agent_at_once(make_filter):
     """Agent speaking; "no stop": the audio stops within 50 ms of the first transcript carrying
     "no" or "stop", and the user's turn reaches the LLM."""
@@ -135,6 +153,7 @@ async def test_c_no_stop_stops_the_agent_at_once(make_filter):
     assert run.interruptions[0].decision.reason is Reason.KEYWORD
 
 
+@in_both_configs
 async def test_d_plays_on_until_but(make_filter):
     """Interims "yeah" > "yeah okay" > "yeah okay but" > "yeah okay but wait": the agent plays on
     through "yeah okay" and stops at the first interim that carries "but"."""
@@ -154,6 +173,7 @@ async def test_d_plays_on_until_but(make_filter):
     assert "yeah okay but wait" in run.offline.llm.user_texts
 
 
+@in_both_configs
 async def test_e_the_model_interrupts_a_question(make_filter):
     """"what's the price of the blue one" has no keyword and no soft-ack: the model interrupts."""
     run = await run_gate(scenario("e"), make_filter())
@@ -167,6 +187,7 @@ async def test_e_the_model_interrupts_a_question(make_filter):
     assert ("assistant", "The blue one is forty dollars.") in run.offline.chat_messages()
 
 
+@in_both_configs
 async def test_f_slow_stt(make_filter):
     """Text arrives 800 ms after voice onset: "yeah" is still ignored with no gap, and "stop"
     still stops the agent within 50 ms of its transcript."""
@@ -184,6 +205,7 @@ async def test_f_slow_stt(make_filter):
     assert set(run.offline.llm.user_texts) == {"stop"}
 
 
+@in_both_configs
 async def test_g_voice_without_transcript(make_filter):
     """A laugh with no transcript does not interrupt; speech with no transcript for longer than
     the limit (2 s by default) does, so a failed STT never leaves the user ignored for good."""
@@ -201,6 +223,7 @@ async def test_g_voice_without_transcript(make_filter):
     assert run.offline.llm.calls == []
 
 
+@in_both_configs
 async def test_g_no_transcript_limit_is_configurable(make_filter):
     s = Scenario(
         name="g2",
@@ -210,12 +233,15 @@ async def test_g_no_transcript_limit_is_configurable(make_filter):
         expect=("interrupt",),
         duration=3.0,
     )
-    run = await run_gate(s, make_filter(), no_transcript_timeout=1.0)
-    assert [i.reason for i in run.interruptions] == ["no_transcript"]
-    run = await run_gate(s, make_filter(), no_transcript_timeout=None)
-    assert run.interruptions == [] and run.gaps == []
+    limited, unlimited = await asyncio.gather(
+        run_gate(s, make_filter(), no_transcript_timeout=1.0),
+        run_gate(s, make_filter(), no_transcript_timeout=None),
+    )
+    assert [i.reason for i in limited.interruptions] == ["no_transcript"]
+    assert unlimited.interruptions == [] and unlimited.gaps == []
 
 
+@in_both_configs
 async def test_h_yeah_to_a_closing_question_is_answered(make_filter):
     """The agent ends on a question and "yeah" overlaps its last second: it becomes the user's
     turn and the agent replies."""
@@ -231,6 +257,7 @@ async def test_h_yeah_to_a_closing_question_is_answered(make_filter):
     assert [s for s in run.offline.audio_output.stops if s.was_playing and s.at < question_end - 0.05] == []
 
 
+@in_both_configs
 async def test_i_two_sessions_with_different_lists(classifier):
     """Two sessions in one process: "roger" is a soft-ack in A and a keyword in B. Each
     decides with its own lists; neither affects the other."""
@@ -244,7 +271,7 @@ async def test_i_two_sessions_with_different_lists(classifier):
         user=(UserSpeech.say("roger", at=1.0),),
         expect=("ignore",),
         # LiveKit's default turn detector commits the turn later than VAD turn detection
-        duration=3.5 if _config == "vad" else 6.0,
+        duration=3.5 if _config_var.get() == "vad" else 6.0,
     )
     a, b = await asyncio.gather(run_gate(s, radio), run_gate(s, strict))
     assert_played_through(a, 1.0, 3.0)
@@ -256,15 +283,15 @@ async def test_i_two_sessions_with_different_lists(classifier):
     assert set(b.offline.llm.user_texts) == {"roger"}
 
 
-@pytest.mark.parametrize("name", ["a", "g"])
-async def test_stock_settings_get_these_wrong(name, make_filter, config):
+async def test_stock_settings_get_these_wrong(make_filter):
     """The baseline the gate replaces: stock VAD interruption stops or pauses the agent on
-    backchannels and sounds (what the demo's table counts)."""
-    if config != "vad":
-        pytest.skip("the stock baseline runs once")
+    backchannels and sounds (what the demo's table counts). Scenarios a and g, at once."""
     from livekit.agents import Agent
 
     from softack.demo import STOCK_DEFAULTS
 
-    run = await run_scenario(scenario(name), Agent(instructions=INSTRUCTIONS), turn_handling=STOCK_DEFAULTS)
-    assert run.false_interruptions + run.missed_interruptions + len(run.gaps) > 0
+    runs = await asyncio.gather(
+        *(run_scenario(scenario(n), Agent(instructions=INSTRUCTIONS), turn_handling=STOCK_DEFAULTS) for n in "ag")
+    )
+    for run in runs:
+        assert run.false_interruptions + run.missed_interruptions + len(run.gaps) > 0, run.scenario.name

@@ -9,6 +9,10 @@ interruption logic are LiveKit's own. Each scenario runs three times, at the sam
   resume_false_interruption with a 2 s timeout);
 - stock with ``min_interruption_words=2``.
 
+Scenarios j-l are about the agent's own words ("yes" right after "Shall I book it?" answers;
+"yes" mid-statement nods; a "yeah" begun before the question was heard nods): every session's
+transcript is paced with its audio as a room's is, and the gate reads what the caller had heard.
+
 For every scenario it prints the gate's timeline (voice onsets, transcripts, each decision with its
 reason and score, what the agent's audio did), then a table of false interruptions, missed
 interruptions and audio gaps for the three set-ups.
@@ -38,6 +42,11 @@ MONOLOGUE = (
     "Our premium plan includes unlimited calls, free international roaming, a new handset "
     "every two years, and priority support around the clock."
 )
+
+# The answer-vs-nod lines. At 0.06 s of tone per character the caller hears "Shall I book it?" end
+# at about 2.3 s (LiveKit paces the transcript with the audio), and "within five days" at 2.4-3.4 s.
+BOOK = "I found a 7 pm flight. Shall I book it? I can also look at later ones."
+REFUND = "The refund goes back to your card within five days, and you'll get an email when it posts."
 
 SCENARIOS: tuple[Scenario, ...] = (
     Scenario(
@@ -136,6 +145,32 @@ SCENARIOS: tuple[Scenario, ...] = (
         duration=5.5,
         replies={"yeah": "Great, it's booked."},
     ),
+    Scenario(
+        name="j",
+        title='agent: "...Shall I book it? I can also look at later ones."; "yes" right after the question',
+        agent_says=BOOK,
+        user=(UserSpeech.say("yes", at=2.4),),
+        expect=("interrupt",),
+        duration=5.5,
+        replies={"yes": "Done, it's booked."},
+    ),
+    Scenario(
+        name="k",
+        title='agent: "The refund goes back to your card within five days, and..."; "yes" mid-statement',
+        agent_says=REFUND,
+        user=(UserSpeech.say("yes", at=2.5),),
+        expect=("ignore",),
+        duration=7.0,
+    ),
+    Scenario(
+        name="l",
+        title='"yeah" begun before "Shall I book it?" is heard, its text only after (slow STT)',
+        agent_says=BOOK,
+        # the voice starts at 1.85 s ("...Shall I" heard), the transcript comes at 2.4 s, after the question
+        user=(UserSpeech.say("yeah", at=1.85, stt_delay=0.6),),
+        expect=("ignore",),
+        duration=5.5,
+    ),
 )
 
 # Row names for the closing table.
@@ -148,7 +183,13 @@ SHORT_TITLES = {
     "f": "slow STT: yeah, later stop",
     "g": "a laugh; 3 s of speech with no text",
     "h": "yeah to the agent's closing question",
+    "j": "yes right after 'Shall I book it?'",
+    "k": "yes mid-statement (refund explanation)",
+    "l": "yeah begun before the question is heard",
 }
+
+# the scenarios whose outcome depends on what the caller had heard of the agent's line
+CONTEXT_SCENARIOS = frozenset("jkl")
 
 STOCK_DEFAULTS = {"turn_detection": "vad", "interruption": {"mode": "vad"}}
 STOCK_TWO_WORDS = {"turn_detection": "vad", "interruption": {"mode": "vad", "min_words": 2}}
@@ -175,7 +216,10 @@ async def _run(scenario: Scenario, kind: str, bf: BackchannelFilter) -> Scenario
     else:
         agent = Agent(instructions=INSTRUCTIONS)
         handling = STOCK_DEFAULTS if kind == "stock" else STOCK_TWO_WORDS
-    return await run_scenario(scenario, agent, turn_handling=handling, label=kind)
+    # the transcript paced with the audio, as a room's output is: the gate reads the agent's line
+    return await run_scenario(
+        scenario, agent, turn_handling=handling, label=kind, session_options={"sync_transcript": True}
+    )
 
 
 async def _two_sessions(bf_default: BackchannelFilter) -> tuple[ScenarioRun, ScenarioRun]:
@@ -265,14 +309,33 @@ def _cell(runs: Sequence[ScenarioRun]) -> str:
     return f"{fi:>3} {mi:>4}  {gap:<9}"
 
 
+def _happened(run: ScenarioRun) -> str:
+    """What the gate did, in a few words (with the intent it named)."""
+    parts = []
+    for o in run.outcomes:
+        if o.stopped_at is not None:
+            intents = [i.intent.value for i in run.interruptions]
+            parts.append("stopped" + (f" ({intents[0]})" if intents else ""))
+        elif o.reached_llm:
+            parts.append("turn")
+        else:
+            ctx = next((b.context for b in run.backchannels if b.transcript == o.speech.label), None)
+            parts.append("played on" + (f" (nod, {ctx.cue})" if ctx is not None else ""))
+    return ", ".join(parts)
+
+
 def _table(results: dict[str, dict[str, ScenarioRun]]) -> list[str]:
-    head = f"{'scenario':<44}" + "".join(f" | {label:<19}" for label, _ in CONFIGS)
-    sub = f"{'':<44}" + "".join(f" | {'FI':>3} {'MI':>4}  {'gaps':<9}" for _ in CONFIGS)
+    head = f"{'scenario':<44}" + "".join(f" | {label:<19}" for label, _ in CONFIGS) + " | gate: what happened"
+    sub = f"{'':<44}" + "".join(f" | {'FI':>3} {'MI':>4}  {'gaps':<9}" for _ in CONFIGS) + " |"
     rule = "-" * len(head)
     lines = [head, sub, rule]
     for name, runs in results.items():
         title = SHORT_TITLES.get(name, runs["gate"].scenario.title)[:42]
-        lines.append(f"{name + ' ' + title:<44}" + "".join(f" | {_cell([runs[k]]):<19}" for _, k in CONFIGS))
+        lines.append(
+            f"{name + ' ' + title:<44}"
+            + "".join(f" | {_cell([runs[k]]):<19}" for _, k in CONFIGS)
+            + f" | {_happened(runs['gate'])[:60]}"
+        )
     lines.append(rule)
     lines.append(
         f"{'total':<44}"
@@ -290,10 +353,20 @@ async def main_async(names: Sequence[str] | None = None, *, timelines: bool = Tr
     model = "rules + model" if bf.classifier is not None else "rules only (no model file)"
     print(f"gate: {model}; stock runs use mode=vad with the echo-cancellation warm-up off, like the gate\n")
 
-    jobs = {(s.name, kind): _run(s, kind, bf) for s in scenarios for _, kind in CONFIGS}
     want_i = not names or "i" in names
-    gathered = await asyncio.gather(*jobs.values(), _two_sessions(bf) if want_i else asyncio.sleep(0))
-    runs = dict(zip(jobs.keys(), gathered[:-1]))
+    # two waves: LiveKit's transcript pacing estimates the speaking rate of each line's audio on the
+    # event loop when the line starts; dozens of lines starting at the same instant would delay the
+    # pacing of the scenarios that read it (j-l), which therefore run on their own
+    waves = [[s for s in scenarios if s.name not in CONTEXT_SCENARIOS], [s for s in scenarios if s.name in CONTEXT_SCENARIOS]]
+    runs: dict[tuple[str, str], ScenarioRun] = {}
+    gathered: list = []
+    for k, wave in enumerate(waves):
+        jobs = {(s.name, kind): _run(s, kind, bf) for s in wave for _, kind in CONFIGS}
+        extra = _two_sessions(bf) if want_i and k == 0 else asyncio.sleep(0)
+        gathered = await asyncio.gather(*jobs.values(), extra)
+        runs.update(zip(jobs.keys(), gathered[:-1]))
+        if k == 0:
+            pair = gathered[-1]
     results: dict[str, dict[str, ScenarioRun]] = {}
     for (name, kind), run in runs.items():
         results.setdefault(name, {})[kind] = run
@@ -309,7 +382,7 @@ async def main_async(names: Sequence[str] | None = None, *, timelines: bool = Tr
         print()
 
     if want_i:
-        a, b = gathered[-1]
+        a, b = pair
         print(f"== i. {a.scenario.title}")
         for run in (a, b):
             if timelines:
@@ -322,7 +395,7 @@ async def main_async(names: Sequence[str] | None = None, *, timelines: bool = Tr
     print("MI = missed interruptions (the agent talked on, or the user's words never reached the LLM)")
     print("gaps = silences inside the agent's audio (pauses), with their total length\n")
     print("\n".join(_table(results)))
-    print(f"\n{len(jobs) + (2 if want_i else 0)} sessions in {time.time() - started:.1f} s")
+    print(f"\n{len(runs) + (2 if want_i else 0)} sessions in {time.time() - started:.1f} s")
     return 0
 
 

@@ -31,6 +31,15 @@ interruption waits for transcript text, which the gate holds back) and
 ``resume_false_interruption=False`` (the framework never pauses the agent's audio on VAD), so
 the agent keeps talking, with no pause and no dip, until the transcript decides.
 
+The agent's own words. Each decision reads the agent's current line split where the caller
+began to speak (``AgentContext(said, unsaid)``, built once per user utterance at its voice onset):
+the full line from the agent's ``transcription_node``, what had been heard of it from the
+transcript LiveKit releases in step with the audio (``TranscriptSynchronizer``, by speaking rate
+or by the TTS's word timestamps), recorded by a ``HeardTranscript`` at the end of the session's
+transcription output. "yes" right after "Shall I book it?" is then an answer (stop), "yes" mid
+explanation a nod. With no line playing (the agent thinking) or no ``HeardTranscript``, no context
+is passed. The events carry the decision's ``intent`` and ``context``.
+
 Two safety valves keep a user from being ignored: speech heard for ``no_transcript_timeout``
 seconds with no transcript at all (a failed STT) interrupts; and a backchannel held when the agent
 stops on its own, or one that ended less than ``answer_window`` seconds before that (a "yeah" to
@@ -53,6 +62,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import deque
 from collections.abc import AsyncIterable, AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -60,8 +70,10 @@ from typing import Any, Literal
 from livekit import rtc
 from livekit.agents import stt
 from livekit.agents.voice import Agent, AgentSession, ModelSettings
+from livekit.agents.voice.io import TextOutput
 
-from .decision import FILTERED_AGENT_STATES, Action, BackchannelFilter, Decision, default_filter
+from .context import AgentContext
+from .decision import FILTERED_AGENT_STATES, Action, BackchannelFilter, Decision, Intent, default_filter
 from .normalize import normalize
 from .onnx_model import ModelLoadError
 
@@ -70,6 +82,7 @@ logger = logging.getLogger("softack")
 __all__ = [
     "BackchannelEvent",
     "DecisionEvent",
+    "HeardTranscript",
     "InterruptionEvent",
     "SoftAckAgent",
     "SoftAckMixin",
@@ -232,6 +245,9 @@ class BackchannelEvent:
         started_at: wall-clock time the first transcript of the utterance arrived.
         ended_at: wall-clock time the utterance ended (its final transcript, or the user's silence).
         created_at: when the event was emitted (after ``answer_window`` had passed).
+
+    ``intent`` (always ``Intent.BACKCHANNEL``) and ``context`` (the agent's line as the caller had
+    heard it when they began to speak, or None) are the decision's.
     """
 
     transcript: str
@@ -239,6 +255,14 @@ class BackchannelEvent:
     started_at: float
     ended_at: float
     created_at: float = field(default_factory=time.time)
+
+    @property
+    def intent(self) -> Intent:
+        return self.decision.intent
+
+    @property
+    def context(self) -> AgentContext | None:
+        return self.decision.context
 
 
 @dataclass(frozen=True)
@@ -250,13 +274,24 @@ class InterruptionEvent:
         reason: "decision" (the filter said interrupt) or "no_transcript" (speech with no text for
             ``no_transcript_timeout``).
         decision: the decision, for ``reason == "decision"``.
+        context: the agent's line split where the caller began to speak (``said``: what they had
+            heard, ``unsaid``: the rest), as the decision read it; None when no line was known
+            (the agent was thinking, or nothing of its line had been heard yet).
         created_at: when the gate called ``session.interrupt()``.
+
+    ``intent`` is why the caller spoke (``softack.Intent``: ``ANSWER``, ``STOP_REQUEST``,
+    ``HOLD_REQUEST``, ``CANT_HEAR``, ...); ``TAKES_TURN`` for ``reason == "no_transcript"``.
     """
 
     transcript: str
     reason: Literal["decision", "no_transcript"]
     decision: Decision | None
+    context: AgentContext | None = None
     created_at: float = field(default_factory=time.time)
+
+    @property
+    def intent(self) -> Intent:
+        return self.decision.intent if self.decision is not None else Intent.TAKES_TURN
 
 
 @dataclass(frozen=True)
@@ -270,6 +305,8 @@ class DecisionEvent:
         decision: the decision.
         duration: seconds ``decide`` took.
         created_at: wall-clock time of the decision.
+
+    ``intent`` and ``context`` are the decision's (see ``InterruptionEvent``).
     """
 
     transcript: str
@@ -278,6 +315,128 @@ class DecisionEvent:
     decision: Decision
     duration: float
     created_at: float = field(default_factory=time.time)
+
+    @property
+    def intent(self) -> Intent:
+        return self.decision.intent
+
+    @property
+    def context(self) -> AgentContext | None:
+        return self.decision.context
+
+
+# ------------------------------------------------------------------------- the agent's own words
+
+
+@dataclass
+class _Line:
+    """One line of the agent's, in full, as its ``transcription_node`` passed it on."""
+
+    started_at: float
+    text: str = ""
+
+
+@dataclass
+class _Segment:
+    """The words of one playback segment released as the caller hears them."""
+
+    started_at: float
+    text: str = ""
+    marks: list[tuple[float, int]] = field(default_factory=list)  # (when, len(text) by then)
+    ended_at: float | None = None
+
+    def heard_at(self, t: float) -> str:
+        n = 0
+        for at, length in self.marks:
+            if at > t:
+                break
+            n = length
+        return self.text[:n]
+
+
+class HeardTranscript(TextOutput):
+    """The agent's words as the caller hears them: put it after LiveKit's ``TranscriptSynchronizer``.
+
+    LiveKit releases the agent's transcript in step with the audio played (``TranscriptSynchronizer``:
+    by a speaking-rate estimate, or by the TTS's word timestamps when ``use_tts_aligned_transcript``
+    is on). This text output records those releases, so the gate knows what of the agent's current
+    line the caller had heard at the moment they began to speak. With a room, pass it as the
+    transcription's next output::
+
+        from livekit.agents import room_io
+        await session.start(agent, room=ctx.room, room_options=room_io.RoomOptions(
+            text_output=room_io.TextOutputOptions(next_in_chain=HeardTranscript())))
+
+    The gate finds it by walking ``session.output.transcription``'s chain. Without one (no room,
+    ``sync_transcription=False``), decisions are made without the agent's line, as before.
+
+    Args:
+        next_in_chain: a text output to pass everything on to.
+    """
+
+    def __init__(self, *, next_in_chain: TextOutput | None = None) -> None:
+        super().__init__(label="softack.HeardTranscript", next_in_chain=next_in_chain)
+        self._lines: deque[_Line] = deque(maxlen=8)
+        self._segments: deque[_Segment] = deque(maxlen=8)
+        self._open: _Segment | None = None
+
+    def begin_line(self) -> _Line:
+        """A new line of the agent's starts (called by the gate's ``transcription_node``)."""
+        line = _Line(started_at=time.time())
+        self._lines.append(line)
+        return line
+
+    async def capture_text(self, text: str) -> None:
+        now = time.time()
+        seg = self._open
+        if seg is None:
+            seg = self._open = _Segment(started_at=now)
+            self._segments.append(seg)
+        seg.text += text
+        seg.marks.append((now, len(seg.text)))
+        if self.next_in_chain is not None:
+            await self.next_in_chain.capture_text(text)
+
+    def flush(self) -> None:
+        if self._open is not None:
+            self._open.ended_at = time.time()
+            self._open = None
+        if self.next_in_chain is not None:
+            self.next_in_chain.flush()
+
+    def heard(self, at: float) -> tuple[str, str] | None:
+        """(said, unsaid) of the line being played at wall-clock time ``at``: what the caller had
+        heard of it by then, and the rest of it (as far as it is known); None when no line was
+        playing or none of it had been heard yet."""
+        seg = next((s for s in reversed(self._segments) if s.started_at <= at), None)
+        if seg is None or (seg.ended_at is not None and seg.ended_at <= at):
+            return None
+        said = seg.heard_at(at)
+        if not said.strip():
+            return None
+        line = next((ln for ln in reversed(self._lines) if ln.started_at <= seg.started_at), None)
+        full = line.text if line is not None and line.text.strip() else seg.text
+        if full.startswith(said):
+            unsaid = full[len(said) :]
+        else:
+            # the transcript was rewritten on its way (a transcription_node of the user's): by words
+            unsaid = " ".join(full.split()[len(said.split()) :])
+        return said.strip(), unsaid.strip()
+
+
+def _find_heard(session: Any) -> HeardTranscript | None:
+    """The ``HeardTranscript`` in the session's transcription output chain, if any."""
+    try:
+        out = session.output.transcription
+    except Exception:
+        return None
+    seen = 0
+    while out is not None and seen < 16:
+        if isinstance(out, HeardTranscript):
+            return out
+        out = out.next_in_chain
+        seen += 1
+    return None
 
 
 # ------------------------------------------------------------------------------------ agent hook
@@ -367,6 +526,22 @@ class SoftAckMixin:
             if self._softack_gate is gate:
                 self._softack_gate = None
 
+    async def transcription_node(
+        self, text: AsyncIterable[str], model_settings: ModelSettings
+    ) -> AsyncIterator[str]:
+        """Records the agent's line in full for the gate (see ``HeardTranscript``), unchanged."""
+        heard = _find_heard(self.session)  # type: ignore[attr-defined]
+        line = heard.begin_line() if heard is not None else None
+        node = super().transcription_node(text, model_settings)  # type: ignore[misc]
+        if asyncio.iscoroutine(node):
+            node = await node
+        if node is None:
+            return
+        async for delta in node:
+            if line is not None:
+                line.text += delta
+            yield delta
+
     async def on_enter(self) -> None:
         llm = getattr(self, "llm", None)
         session = self.session  # type: ignore[attr-defined]
@@ -383,6 +558,7 @@ class _Carry:
 
     voice_started_at: float | None = None  # the caller's voice onset (VAD), while they speak
     voice_detected_at: float | None = None  # when LiveKit said so (the no-transcript limit counts from it)
+    last_onset: float | None = None  # the latest voice onset, kept after the voice ends
     stt_failed: bool = False  # an unrecoverable STT error since the last transcript LiveKit saw
 
 
@@ -402,6 +578,7 @@ class _Utterance:
     finals: list[str] = field(default_factory=list)
     interim: str = ""
     decision: Decision | None = None
+    context: AgentContext | None = None  # the agent's line where the caller began: one per utterance
     released: bool = False  # judged a turn: its events go to the framework as they come
 
     @property
@@ -422,6 +599,8 @@ _END = object()
 
 # seconds after the caller's voice ended that a released utterance may wait for its final
 _FINAL_GRACE = 1.0
+# seconds after the caller's voice ended that its onset still dates a transcript's words
+_ONSET_STALE = 2.0
 
 
 def _transcript_event(kind: stt.SpeechEventType, text: str) -> stt.SpeechEvent:
@@ -587,7 +766,7 @@ class _Gate:
 
         u = self._utterance
         if u is None:
-            u = self._utterance = _Utterance(started_at=time.time())
+            u = self._utterance = self._new_utterance()
         if text.strip() and not u.released:
             self._reset_stt_error_count()
         if is_final:
@@ -620,7 +799,7 @@ class _Gate:
         if decision.action is Action.PASS_THROUGH:
             self._release(u)
         elif decision.action is Action.INTERRUPT:
-            self._interrupt("decision", u.text, decision)
+            self._interrupt("decision", u.text, decision, u.context)
             self._release(u)
         elif is_final and not self._user_speaking:
             self._end_utterance()
@@ -628,7 +807,7 @@ class _Gate:
     def _decide(self, u: _Utterance, *, final: bool) -> Decision:
         state = self._session.agent_state
         started = time.perf_counter()
-        decision = self._filter.decide(u.text, state, final=final)
+        decision = self._filter.decide(u.text, state, final=final, context=u.context)
         took = time.perf_counter() - started
         u.decision = decision
         self._emit(
@@ -636,6 +815,36 @@ class _Gate:
             DecisionEvent(transcript=u.text, final=final, agent_state=state, decision=decision, duration=took),
         )
         return decision
+
+    def _new_utterance(self) -> _Utterance:
+        u = _Utterance(started_at=time.time())
+        try:
+            u.context = self._context_now()
+        except Exception:
+            logger.exception("softack gate: could not read the agent's line; deciding without it")
+        return u
+
+    def _context_now(self) -> AgentContext | None:
+        """The agent's current line split where the caller began to speak (their voice onset, as
+        VAD dated it), built once per utterance; None when no line was playing then, or none of
+        it had been heard (the agent was thinking), or no ``HeardTranscript`` is installed."""
+        if self._session.agent_state not in FILTERED_AGENT_STATES:
+            return None
+        heard = _find_heard(self._session)
+        if heard is None:
+            return None
+        now = time.time()
+        onset = self._carry.last_onset
+        if onset is None or onset > now or (
+            not self._user_speaking
+            and (self._voice_ended_at is None or now - self._voice_ended_at > _ONSET_STALE)
+        ):
+            # words with no voice onset of their own (the STT heard what VAD did not): now
+            onset = now
+        split = heard.heard(onset)
+        if split is None:
+            return None
+        return self._filter.context(*split)
 
     def _release(self, u: _Utterance, *, note: str | None = None) -> None:
         """Hand the utterance to the framework: its held events now, later ones as they come."""
@@ -737,7 +946,13 @@ class _Gate:
 
     # -- acting -------------------------------------------------------------------------------
 
-    def _interrupt(self, reason: Literal["decision", "no_transcript"], text: str, decision: Decision | None) -> None:
+    def _interrupt(
+        self,
+        reason: Literal["decision", "no_transcript"],
+        text: str,
+        decision: Decision | None,
+        context: AgentContext | None = None,
+    ) -> None:
         # backchannels said before the interruption were feedback on what the agent had said
         for sw in list(self._swallowed):
             self._confirm_backchannel(sw)
@@ -768,7 +983,9 @@ class _Gate:
                 logger.debug("could not interrupt the agent (%s)", e)
                 return
         logger.debug("interrupting the agent (%s) on %r", reason, text)
-        self._emit("interruption", InterruptionEvent(transcript=text, reason=reason, decision=decision))
+        if decision is not None:
+            context = decision.context
+        self._emit("interruption", InterruptionEvent(transcript=text, reason=reason, decision=decision, context=context))
 
     # -- session events -----------------------------------------------------------------------
 
@@ -818,6 +1035,7 @@ class _Gate:
         if ev.new_state == "speaking":
             self._user_speaking = True
             self._carry.voice_started_at = at
+            self._carry.last_onset = at
             self._carry.voice_detected_at = time.time()
             u = self._utterance
             if u is not None and u.released:
@@ -887,6 +1105,6 @@ class _Gate:
             self._no_transcript_timeout,
         )
         if u is None:
-            u = self._utterance = _Utterance(started_at=time.time())
-        self._interrupt("no_transcript", u.text, None)
+            u = self._utterance = self._new_utterance()
+        self._interrupt("no_transcript", u.text, None, u.context)
         self._release(u)

@@ -977,6 +977,10 @@ class ToneTTS(tts.TTS):
 
     Args:
         seconds_per_char: audio length per character (0.06 s ≈ a speaking rate of 15 chars/s).
+            The pitch changes once per syllable, so the audio paces LiveKit's transcript
+            synchroniser (speaking-rate estimate) like speech; its level is constant.
+        word_timestamps: send word timestamps with the audio (a TTS with alignment; used when the
+            session has ``use_tts_aligned_transcript=True``).
         sample_rate: output sample rate.
         frequency: tone frequency in Hz.
         amplitude: peak level, 0..1.
@@ -989,10 +993,14 @@ class ToneTTS(tts.TTS):
         sample_rate: int = 24000,
         frequency: float = 180.0,
         amplitude: float = 0.1,
+        word_timestamps: bool = False,
     ) -> None:
         super().__init__(
-            capabilities=tts.TTSCapabilities(streaming=False), sample_rate=sample_rate, num_channels=1
+            capabilities=tts.TTSCapabilities(streaming=False, aligned_transcript=word_timestamps),
+            sample_rate=sample_rate,
+            num_channels=1,
         )
+        self.word_timestamps = word_timestamps
         self.seconds_per_char = seconds_per_char
         self.frequency = frequency
         self.amplitude = amplitude
@@ -1025,12 +1033,66 @@ class _ToneStream(tts.ChunkedStream):
             num_channels=1,
             mime_type="audio/pcm",
         )
-        n = int(t.duration_of(self.input_text) * t.sample_rate)
+        text = self.input_text
+        n = int(t.duration_of(text) * t.sample_rate)
+        if t.word_timestamps:
+            for word in _timed_words(text, t.seconds_per_char):
+                output_emitter.push_timed_transcript(word)
         if n > 0:
-            x = np.arange(n) / t.sample_rate
-            samples = (t.amplitude * 32767 * np.sin(2 * np.pi * t.frequency * x)).astype(np.int16)
+            phase = 2 * np.pi * np.cumsum(_syllable_pitch(text, n, t.frequency)) / t.sample_rate
+            samples = (t.amplitude * 32767 * np.sin(phase)).astype(np.int16)
             output_emitter.push(samples.tobytes())
         output_emitter.flush()
+
+
+def _char_span(text: str) -> tuple[int, int]:
+    """The stripped text's span in ``text`` (the audio covers ``text.strip()``)."""
+    lead = len(text) - len(text.lstrip())
+    return lead, lead + len(text.strip())
+
+
+def _timed_words(text: str, seconds_per_char: float) -> list[Any]:
+    """Word timestamps as a TTS with alignment gives them: each word (and the space after it) from
+    its first to its last character on the audio's character clock."""
+    import re
+
+    from livekit.agents.types import TimedString
+
+    lo, _ = _char_span(text)
+    out = []
+    for m in re.finditer(r"\s*\S+\s*", text):
+        word = m.group(0)
+        a = m.start() + (len(word) - len(word.lstrip())) - lo
+        b = a + len(word.strip())
+        out.append(TimedString(word, start_time=max(0, a) * seconds_per_char, end_time=max(0, b) * seconds_per_char))
+    return out
+
+
+def _syllable_pitch(text: str, n: int, base: float) -> np.ndarray:
+    """The tone's frequency per sample: one pitch per syllable of the text (on the character
+    clock), so LiveKit's speaking-rate estimate (spectral flux) paces the transcript as on speech;
+    the level stays constant."""
+    from livekit.agents.tokenize.basic import hyphenate_word
+
+    body = text.strip()
+    pitches = (1.0, 1.3, 0.85, 1.15, 1.45)
+    per_char = np.full(max(1, len(body)), base, dtype=np.float64)
+    k = 0
+    i = 0
+    for word in body.split(" "):
+        parts = hyphenate_word(word) if word.strip() else []
+        lengths = [len(p) for p in parts] or [len(word)]
+        scale = len(word) / max(1, sum(lengths))
+        pos = i
+        for length in lengths:
+            span = max(1, round(length * scale))
+            per_char[pos : pos + span] = base * pitches[k % len(pitches)]
+            pos += span
+            k += 1
+        per_char[pos : i + len(word) + 1] = per_char[max(i, pos - 1)] if pos > i else base
+        i += len(word) + 1
+    idx = np.minimum((np.arange(n) * len(per_char)) // max(1, n), len(per_char) - 1)
+    return per_char[idx]
 
 
 # -------------------------------------------------------------------------------------- session
@@ -1058,6 +1120,11 @@ class OfflineSession:
         tts: the TTS; a ``ToneTTS`` when None.
         input_sample_rate: the microphone's sample rate (of the WAV files pushed into it).
         stt_options: more ``ScriptedSTT`` arguments (``faults``, ``mute``).
+        sync_transcript: pace the agent's transcript with its audio as LiveKit's room output does
+            (a ``TranscriptSynchronizer`` around the loudspeaker, ``session.output.transcription``
+            ending in a ``softack.gate.HeardTranscript``, which ``heard`` names): the gate then
+            knows what of the agent's line the caller had heard. False (the
+            default): no transcription output, decisions without the agent's line.
         livekit_defaults: keep LiveKit's own defaults for what the two settings below change (its
             default turn detector, the 3 s echo-cancellation warm-up): the configuration users run.
         session_kwargs: more ``AgentSession`` arguments. ``aec_warmup_duration`` defaults to None:
@@ -1076,6 +1143,7 @@ class OfflineSession:
         input_sample_rate: int = 16000,
         stt_options: Mapping[str, Any] | None = None,
         livekit_defaults: bool = False,
+        sync_transcript: bool = False,
         **session_kwargs: Any,
     ) -> None:
         self.clock = ScenarioClock()
@@ -1102,7 +1170,21 @@ class OfflineSession:
             **session_kwargs,
         )
         self.session.input.audio = self.audio_input
-        self.session.output.audio = self.audio_output
+        self.heard: Any = None
+        if sync_transcript:
+            from livekit.agents.voice import TranscriptSynchronizer
+
+            from .gate import HeardTranscript
+
+            # as LiveKit's RoomIO does: the transcript is released in step with the audio played
+            self.heard = HeardTranscript()
+            self.synchronizer = TranscriptSynchronizer(
+                next_in_chain_audio=self.audio_output, next_in_chain_text=self.heard
+            )
+            self.session.output.audio = self.synchronizer.audio_output
+            self.session.output.transcription = self.synchronizer.text_output
+        else:
+            self.session.output.audio = self.audio_output
         self.timeline: list[TimelineEntry] = []
         self.closed_at: float | None = None
         self._pre_start: list[TimelineEntry] = []
@@ -1136,6 +1218,8 @@ class OfflineSession:
         with contextlib.suppress(RuntimeError):
             self.session.interrupt(force=True)
         await self.session.aclose()
+        if self.heard is not None:
+            await self.synchronizer.aclose()
         self.audio_input.close()
 
     async def __aenter__(self) -> OfflineSession:
@@ -1393,10 +1477,11 @@ def _record_gate_events(agent: Any, run: ScenarioRun) -> None:
         d = ev.decision
         score = "" if d.score is None else f" score={d.score:.2f}"
         kw = f" keyword={d.keyword!r}" if d.keyword else ""
+        ctx = "" if d.context is None else f' after "...{d.context.said[-24:]}" ({d.context.cue})'
         off.note(
             "softack",
-            f'decide "{ev.transcript}" ({ev.agent_state}, {"final" if ev.final else "interim"}): '
-            f"{d.action.value}{' (provisional)' if d.provisional else ''} reason={d.reason.value}{score}{kw}"
+            f'decide "{ev.transcript}" ({ev.agent_state}, {"final" if ev.final else "interim"}){ctx}: '
+            f"{d.action.value}{' (provisional)' if d.provisional else ''} {d.intent.value} reason={d.reason.value}{score}{kw}"
             f" in {ev.duration * 1e3:.2f} ms",
             ev.created_at,
         )
@@ -1407,7 +1492,7 @@ def _record_gate_events(agent: Any, run: ScenarioRun) -> None:
 
     def on_interruption(ev: Any) -> None:
         run.interruptions.append(ev)
-        off.note("softack", f'interrupt the agent ({ev.reason}) on "{ev.transcript}"', ev.created_at)
+        off.note("softack", f'interrupt the agent ({ev.reason}, {ev.intent.value}) on "{ev.transcript}"', ev.created_at)
 
     agent.on("decision", on_decision)
     agent.on("backchannel", on_backchannel)
