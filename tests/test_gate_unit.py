@@ -353,3 +353,31 @@ def test_agent_without_a_loadable_model_runs_on_the_rules(monkeypatch, tmp_path,
     assert any("missing.onnx" in r.getMessage() for r in caplog.records)
     assert agent.backchannel_filter.decide("yeah", "speaking").action.value == "ignore"
     assert agent.backchannel_filter.decide("tell me more", "speaking").action.value == "interrupt"
+
+
+async def test_decision_events_count_model_failures(classifier):
+    """A model that starts failing mid-call: every such utterance interrupts (never lost), and the
+    decision events say how many times it has happened, so a monitor can tell the model is down."""
+    from softack import BackchannelFilter, Reason, SoftAckConfig
+
+    class FailsLater:
+        threshold = context_threshold = classifier.threshold
+        intents = classifier.intents
+        broken = False
+
+        def predict(self, text, context=None):
+            if self.broken:
+                raise RuntimeError("session lost")
+            return classifier.predict(text, context)
+
+    model = FailsLater()
+    h = await Harness.start(lambda: BackchannelFilter(SoftAckConfig(), model), FakeSession(), answer_window=0.0)
+    await h.send(ev(T.FINAL_TRANSCRIPT, "how interesting"), ev(T.END_OF_SPEECH))
+    model.broken = True
+    await h.send(ev(T.FINAL_TRANSCRIPT, "how interesting"), ev(T.END_OF_SPEECH))
+    await h.send(ev(T.FINAL_TRANSCRIPT, "oh how lovely"), ev(T.END_OF_SPEECH))
+    counts = [d.model_failures for d in h.named("decision")]
+    assert counts == [0, 1, 2]
+    assert [d.decision.reason for d in h.named("decision")][1:] == [Reason.FALLBACK, Reason.FALLBACK]
+    assert h.session.interrupts == 2
+    await h.close()

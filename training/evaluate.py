@@ -33,7 +33,10 @@ DEFAULT_SWDA = ROOT.parent / "shared" / "corpora" / "swda" / "val"
 SEED_SOFT_ACKS = frozenset({"okay", "yeah", "uhhuh", "ok", "hmm", "right"})
 WORDS_ALONE = "softack: rules + model"  # the caller's words alone (no agent line)
 WITH_CONTEXT = "softack: rules + model + context"
-CONTEXT_SET = "held-out context (data/context.csv)"  # the full decision, reading the agent's line
+UTTERANCE_SET = "held-out utterances (data/utterances.csv)"
+CONTEXT_SET = "held-out context (data/context.csv)"
+CONTEXT_MARK = f"## {CONTEXT_SET}: what the agent's line buys"
+INTENT_MARK = "<!-- intents -->"  # the full decision, reading the agent's line
 
 
 def _seed_words(text: str) -> list[str]:
@@ -164,8 +167,10 @@ def write_model_card(path: Path, card: dict, table: list[str], categories: list[
         "the SwDA figures below are then not speech the model never saw."
         if "+" in trained_on else "No SwDA or other corpus text was trained on."
     )
-    context_section = [ln for ln in report if ln.startswith("- softack:") and "pairs" in ln]
-    intent_lines = [ln for ln in report if ln.startswith("## Intent")]
+    context_section = report[report.index(CONTEXT_MARK) + 2 : report.index(INTENT_MARK)] if CONTEXT_MARK in report else []
+    intent_start = next(i for i, ln in enumerate(report) if ln.startswith("## Intent"))
+    intent_heading = report[intent_start].removeprefix("## Intent: ")
+    intent_table = report[intent_start + 2 : report.index("", intent_start + 2)]
     text = f"""# Model card: softack interruption classifier
 
 **What it does.** Given what a user said while a voice agent was speaking (normalised text) and,
@@ -205,12 +210,22 @@ hard cases, and that is where the price is paid:
 {chr(10).join(categories)}
 
 **What context buys** (held-out rows of `data/context.csv`; pairs are the same caller words with
-opposite labels after different agent lines):
+opposite labels after different agent lines; false interrupt / missed for both systems are in the
+evaluation table below):
 
 {chr(10).join(context_section) or "(no context data)"}
 
-{chr(10).join(intent_lines)} — the full table is in `{eval_dir.name}/report.md`, the picture in
+Where it still fails, with context: nods after a question the agent answers itself when the answer
+does not open with a recognisable word ("What counts as full time? For undergraduates, …"), short
+echoes of a detail during a read-back that the model takes for an answer, choices or acceptances
+said while the agent is still listing or pitching (the labels themselves were the least agreed
+on by a blind second reader), and sympathy with "no" in it ("oh no"), which the keyword list stops
+by design.
+
+**Intent**, {intent_heading} (rows: true intent; columns: the intent the full decision named). Picture:
 `{eval_dir.name}/intents.png`.
+
+{chr(10).join(intent_table)}
 
 **Evaluation** (`make eval`; judged as if the agent were speaking, final transcripts; false
 interrupt / missed interrupt). SwDA is the Switchboard Dialog Act corpus, validation split,
@@ -296,7 +311,7 @@ def main(argv: list[str] | None = None) -> int:
     systems, full_filter = build_systems(args.model)
     _, heldout = split(load_data())
     _, heldout_ctx = split(load_context()) if CONTEXT_FILE.is_file() else ([], [])
-    datasets: dict[str, list[Row]] = {"held-out (data/)": heldout}
+    datasets: dict[str, list[Row]] = {UTTERANCE_SET: heldout}
     if heldout_ctx:
         datasets[CONTEXT_SET] = heldout_ctx
     corpus = args.corpus or (DEFAULT_SWDA if DEFAULT_SWDA.is_dir() else None)
@@ -320,7 +335,7 @@ def main(argv: list[str] | None = None) -> int:
     lines.append("")
     figures_extra: dict[str, object] = {}
     if heldout_ctx:
-        lines += [f"## {CONTEXT_SET}: what the agent's line buys", ""]
+        lines += [CONTEXT_MARK, ""]
         for name in (WORDS_ALONE, WITH_CONTEXT):
             right, n_pairs = pairs_right(heldout_ctx, results[CONTEXT_SET][name]["_pred"])
             figures_extra[f"pairs_both_right: {name}"] = {"right": right, "pairs": n_pairs}
@@ -331,6 +346,7 @@ def main(argv: list[str] | None = None) -> int:
     m, accuracy = intent_confusion(full_filter, heldout + heldout_ctx)
     figures_extra["intent_accuracy"] = accuracy
     figures_extra["intent_confusion"] = {"labels": list(INTENTS), "matrix": m.tolist()}
+    lines += [INTENT_MARK, ""]
     lines += [f"## Intent: held-out rows of data/ (n={int(m.sum())}), accuracy {accuracy:.1%}", "", *intent_table(m), ""]
     for n in datasets:
         lines += [f"## {n}: confusion matrices (rows true, columns predicted: ignore, interrupt)", ""]
@@ -356,7 +372,7 @@ def main(argv: list[str] | None = None) -> int:
     card_json = ROOT / "model" / "softack.json"
     if args.model is None and args.out == ROOT / "model" / "eval" and card_json.is_file():
         table = [line for line in lines if line.startswith("|")][: len(systems) + 2]
-        categories = by_category(heldout, results["held-out (data/)"][WITH_CONTEXT])
+        categories = by_category(heldout, results[UTTERANCE_SET][WITH_CONTEXT])
         write_model_card(ROOT / "model" / "MODEL_CARD.md", json.loads(card_json.read_text()), table, categories,
                          args.out, lines)
         print("wrote model/MODEL_CARD.md")

@@ -304,6 +304,9 @@ class DecisionEvent:
         agent_state: the agent's state at that moment.
         decision: the decision.
         duration: seconds ``decide`` took.
+        model_failures: how many decisions of this filter so far fell back to interrupting because
+            the model raised (``BackchannelFilter.model_failures``); a rising count means the model
+            is down and every undecided utterance stops the agent.
         created_at: wall-clock time of the decision.
 
     ``intent`` and ``context`` are the decision's (see ``InterruptionEvent``).
@@ -314,6 +317,7 @@ class DecisionEvent:
     agent_state: str
     decision: Decision
     duration: float
+    model_failures: int = 0
     created_at: float = field(default_factory=time.time)
 
     @property
@@ -812,7 +816,8 @@ class _Gate:
         u.decision = decision
         self._emit(
             "decision",
-            DecisionEvent(transcript=u.text, final=final, agent_state=state, decision=decision, duration=took),
+            DecisionEvent(transcript=u.text, final=final, agent_state=state, decision=decision, duration=took,
+                          model_failures=self._filter.model_failures),
         )
         return decision
 
