@@ -82,6 +82,7 @@ def test_without_a_model_a_soft_ack_after_a_question_yields_as_an_answer():
 @pytest.mark.parametrize(
     ("text", "intent"),
     [("stop", Intent.STOP_REQUEST), ("wait", Intent.STOP_REQUEST), ("hold on", Intent.HOLD_REQUEST),
+     ("no stop", Intent.STOP_REQUEST), ("yeah okay but wait", Intent.STOP_REQUEST), ("but hold on a sec", Intent.HOLD_REQUEST),
      ("hang on a sec", Intent.HOLD_REQUEST), ("uh huh", Intent.BACKCHANNEL), ("okay yeah", Intent.BACKCHANNEL)],
 )
 def test_rules_name_an_intent(make_filter, text, intent):

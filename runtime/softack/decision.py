@@ -83,6 +83,15 @@ KEYWORD_INTENTS: dict[str, Intent] = {
 }  # fmt: skip
 
 
+def _fixed_intent(words: list[str]) -> Intent | None:
+    """The intent of the first word or word pair with a fixed one ("no stop": STOP_REQUEST)."""
+    for i, word in enumerate(words):
+        intent = KEYWORD_INTENTS.get(word) or KEYWORD_INTENTS.get(" ".join(words[i : i + 2]))
+        if intent is not None:
+            return intent
+    return None
+
+
 class Decision(NamedTuple):
     """What to do with one transcript (immutable; a NamedTuple because it is built on the hot path).
 
@@ -246,10 +255,11 @@ class BackchannelFilter:
                 return Decision(Action.INTERRUPT, Reason.UNRECOGNISED, normalized, intent=Intent.TAKES_TURN,
                                 context=context)
             return Decision(Action.WAIT, Reason.EMPTY, normalized, context=context)
-        rule = self._rules.match(normalized.split())
+        words = normalized.split()
+        rule = self._rules.match(words)
         if rule.verdict is RuleVerdict.KEYWORD:
             # The deployer's keywords always interrupt; the model, when there is one, only names why.
-            intent = KEYWORD_INTENTS.get(rule.matched or "")
+            intent = KEYWORD_INTENTS.get(rule.matched or "") or _fixed_intent(words)
             if intent is None:
                 intent = self._model_intent(normalized, context)
             return Decision(Action.INTERRUPT, Reason.KEYWORD, normalized, keyword=rule.matched, intent=intent,

@@ -189,7 +189,7 @@ SHORT_TITLES = {
 }
 
 # the scenarios whose outcome depends on what the caller had heard of the agent's line
-CONTEXT_SCENARIOS = frozenset("jkl")
+CONTEXT_SCENARIOS = frozenset("hjkl")
 
 STOCK_DEFAULTS = {"turn_detection": "vad", "interruption": {"mode": "vad"}}
 STOCK_TWO_WORDS = {"turn_detection": "vad", "interruption": {"mode": "vad", "min_words": 2}}
@@ -356,7 +356,7 @@ async def main_async(names: Sequence[str] | None = None, *, timelines: bool = Tr
     want_i = not names or "i" in names
     # two waves: LiveKit's transcript pacing estimates the speaking rate of each line's audio on the
     # event loop when the line starts; dozens of lines starting at the same instant would delay the
-    # pacing of the scenarios that read it (j-l), which therefore run on their own
+    # pacing of the scenarios that turn on the agent's line (h, j-l), which therefore run on their own
     waves = [[s for s in scenarios if s.name not in CONTEXT_SCENARIOS], [s for s in scenarios if s.name in CONTEXT_SCENARIOS]]
     runs: dict[tuple[str, str], ScenarioRun] = {}
     gathered: list = []
