@@ -1174,7 +1174,7 @@ class OfflineSession:
         if sync_transcript:
             from livekit.agents.voice import TranscriptSynchronizer
 
-            from .gate import HeardTranscript
+            from ..gate import HeardTranscript
 
             # as LiveKit's RoomIO does: the transcript is released in step with the audio played
             self.heard = HeardTranscript()
@@ -1500,7 +1500,7 @@ def _record_gate_events(agent: Any, run: ScenarioRun) -> None:
 
 
 def _judge(scenario: Scenario, off: OfflineSession, run: ScenarioRun) -> list[UtteranceOutcome]:
-    from .normalize import normalize
+    from ..normalize import normalize
 
     clock, out = off.clock, off.audio_output
     speeches = off.stt.speeches  # sorted by start, as the STT indexes them
