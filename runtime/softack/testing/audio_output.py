@@ -241,12 +241,6 @@ class RealtimeAudioOutput(AudioOutput):
                 out.append((f.start, f.end))
         return out
 
-    def gaps_between(self, start: float, end: float, *, min_gap: float = 0.005) -> list[PlaybackGap]:
-        """Gaps longer than ``min_gap`` that overlap [start, end] (wall clock)."""
-        return [
-            g for g in self.gaps if g.duration > min_gap and g.end > start and g.start < end
-        ]
-
     def stop_after(self, t: float) -> PlaybackStop | None:
         """The first cut of playing audio at or after ``t``."""
         for s in self.stops:

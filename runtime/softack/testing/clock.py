@@ -28,10 +28,6 @@ class ScenarioClock:
             raise RuntimeError("the scenario clock has not started")
         return self._t0
 
-    def now(self) -> float:
-        """Seconds since the reference."""
-        return time.time() - self.t0
-
     def rel(self, wall: float) -> float:
         """A wall-clock time (``time.time()``) as seconds since the reference."""
         return wall - self.t0

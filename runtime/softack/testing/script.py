@@ -82,8 +82,3 @@ class UserSpeech:
     def sound(cls, at: float, duration: float, label: str = "(sound)") -> UserSpeech:
         """Voice activity the STT does not transcribe: a cough, a laugh, a failed STT."""
         return cls(start=at, end=at + duration, transcripts=(), label=label)
-
-    @property
-    def first_text_at(self) -> float | None:
-        texts = [s.at for s in self.transcripts if s.text.strip()]
-        return min(texts) if texts else None

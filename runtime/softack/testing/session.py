@@ -112,7 +112,6 @@ class OfflineSession:
             self.session.output.audio = self.audio_output
         self.timeline: list[TimelineEntry] = []
         self.closed_at: float | None = None
-        self._pre_start: list[TimelineEntry] = []
         self._subscribe()
 
     # -- running ------------------------------------------------------------------------------
@@ -170,8 +169,7 @@ class OfflineSession:
         """Add an entry to the timeline (``at`` is wall-clock time; now when None)."""
         wall = time.time() if at is None else at
         if not self.clock.started:
-            self._pre_start.append(TimelineEntry(wall, source, what))
-            return
+            return  # before the clock starts there is no timeline to place it on
         self.timeline.append(TimelineEntry(self.clock.rel(wall), source, what))
 
     def full_timeline(self) -> list[TimelineEntry]:
