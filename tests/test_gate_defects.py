@@ -387,7 +387,7 @@ async def test_9_command_while_thinking_stops_before_any_audio(make_filter):
 
 
 async def _run_with_llm(s: Scenario, agent, scripted_llm):
-    from softack.testing import ScenarioRun, _judge, _record_gate_events
+    from softack.testing.scenario import ScenarioRun, _judge, _record_gate_events
 
     off = OfflineSession(user=s.user, turn_handling=turn_handling(turn_detection="vad"), llm=scripted_llm)
     run = ScenarioRun(scenario=s, label="gate", offline=off, outcomes=[])
