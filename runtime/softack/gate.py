@@ -40,6 +40,27 @@ transcription output. "yes" right after "Shall I book it?" is then an answer (st
 explanation a nod. With no line playing (the agent thinking) or no ``HeardTranscript``, no context
 is passed. The events carry the decision's ``intent`` and ``context``.
 
+The reply's first audio. A command said while the agent is *thinking* would otherwise hear the
+reply start over it until the transcript decides (the reply is often made before the caller
+speaks, by preemptive generation, and queued). The gate therefore puts a wrapper on top of
+``session.output.audio`` (``_ReplyHold``, an ``AudioOutput`` whose ``next_in_chain`` is the chain
+it found, LiveKit's ``TranscriptSynchronizer`` included), set through the public
+``session.output.audio`` setter when its ``stt_node`` starts and the agent is not speaking. While
+no frame of the current segment has been passed on and the caller's speech is pending judgement
+(voice heard, no decision yet, or only "wait for the next words"), the segment's first frame waits
+in ``capture_frame``: nothing reaches the outputs below, so there is no ``playback_started``, the
+agent stays "thinking" and its paced transcript waits too. A nod releases it (the reply plays,
+only later by the wait for the nod's first transcript); the no-transcript limit, counted from the
+voice onset, releases it at the latest; an interruption's ``session.interrupt()`` cancels the
+capture, so the frame is never heard and the reply never enters the chat context. It holds only
+what has not begun: once a frame of a segment is out, the rest flows. Where the wrapper cannot be
+installed cleanly, replies play at once, as before: a session with no audio output; an output
+chain replaced after the session started (``session.output.audio = ...`` drops the wrapper; the
+gate puts it back only when a new ``stt_node`` starts, e.g. after a handoff); the agent speaking
+whenever the gate starts (installed when it next listens); ``hold_reply_audio=False``. Speech whose
+voice onset VAD reports only after the first frame has gone out (VAD needs ``min_speech_duration``
+of voice, ~50-80 ms) is not held for either.
+
 Two safety valves keep a user from being ignored: speech heard for ``no_transcript_timeout``
 seconds with no transcript at all (a failed STT) interrupts; and a backchannel held when the agent
 stops on its own, or one that ended less than ``answer_window`` seconds before that (a "yeah" to
