@@ -16,6 +16,7 @@ import pytest
 from livekit import rtc
 from livekit.agents import Agent, AgentSession, stt
 from livekit.agents.voice import ModelSettings
+from livekit.agents.voice.io import AudioOutput, AudioOutputCapabilities
 
 from softack import Action
 from softack.gate import SoftAckAgent, SoftAckMixin, _Gate, interruption_options, turn_handling
@@ -381,3 +382,71 @@ async def test_decision_events_count_model_failures(classifier):
     assert [d.decision.reason for d in h.named("decision")][1:] == [Reason.FALLBACK, Reason.FALLBACK]
     assert h.session.interrupts == 2
     await h.close()
+
+
+# ------------------------------------------------------------ the reply's first audio (issue 10, 9)
+
+
+class _Sink(AudioOutput):
+    def __init__(self) -> None:
+        super().__init__(label="sink", capabilities=AudioOutputCapabilities(pause=False))
+        self.frames: list[float] = []
+
+    async def capture_frame(self, frame: rtc.AudioFrame) -> None:
+        await super().capture_frame(frame)
+        self.frames.append(asyncio.get_running_loop().time())
+
+    def flush(self) -> None:
+        super().flush()
+
+    def clear_buffer(self) -> None:
+        pass
+
+
+class _Judge:
+    def __init__(self, limit: float) -> None:
+        self.pending, self.interrupted, self.limit = True, False, limit
+
+    def awaiting_judgement(self) -> bool:
+        return self.pending
+
+    def reply_interrupted(self) -> bool:
+        return self.interrupted
+
+    def judgement_deadline(self, now: float) -> float:
+        return now + self.limit
+
+
+async def test_reply_hold_releases_on_judgement_or_the_limit_and_holds_only_the_first_frame():
+    """The first frame waits while speech is pending; a judgement releases it, the limit does at
+    the latest, and once a frame is out the segment flows; an interrupted reply's frame waits for
+    the cancellation, never released by the limit."""
+    from softack.gate import _ReplyHold
+
+    frame = rtc.AudioFrame(data=b"\0\0" * 160, sample_rate=16000, num_channels=1, samples_per_channel=160)
+    sink = _Sink()
+    hold = _ReplyHold(sink)
+    judge = _Judge(limit=5.0)
+    hold.bind(judge)  # type: ignore[arg-type]
+    capture = asyncio.create_task(hold.capture_frame(frame))
+    await asyncio.sleep(0.05)
+    assert not capture.done() and sink.frames == []
+    judge.pending = False
+    hold.wake()  # a nod
+    await asyncio.wait_for(capture, 1.0)
+    judge.pending = True
+    await asyncio.wait_for(hold.capture_frame(frame), 0.1)  # the segment has begun: not held
+    assert len(sink.frames) == 2 and [o for *_, o in hold.holds] == ["judged"]
+    hold.flush()
+    judge.limit = 0.05  # the next segment: nothing decides, the limit releases it
+    await asyncio.wait_for(hold.capture_frame(frame), 1.0)
+    assert [o for *_, o in hold.holds] == ["judged", "timeout"]
+    hold.flush()
+    judge.interrupted = True  # the gate interrupted: held past the limit until cancelled
+    capture = asyncio.create_task(hold.capture_frame(frame))
+    await asyncio.sleep(0.15)
+    assert not capture.done()
+    capture.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await capture
+    assert len(sink.frames) == 3 and [o for *_, o in hold.holds][-1] == "dropped"

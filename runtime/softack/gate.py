@@ -40,6 +40,27 @@ transcription output. "yes" right after "Shall I book it?" is then an answer (st
 explanation a nod. With no line playing (the agent thinking) or no ``HeardTranscript``, no context
 is passed. The events carry the decision's ``intent`` and ``context``.
 
+The reply's first audio. A command said while the agent is *thinking* would otherwise hear the
+reply start over it until the transcript decides (the reply is often made before the caller
+speaks, by preemptive generation, and queued). The gate therefore puts a wrapper on top of
+``session.output.audio`` (``_ReplyHold``, an ``AudioOutput`` whose ``next_in_chain`` is the chain
+it found, LiveKit's ``TranscriptSynchronizer`` included), set through the public
+``session.output.audio`` setter when its ``stt_node`` starts and the agent is not speaking. While
+no frame of the current segment has been passed on and the caller's speech is pending judgement
+(voice heard, no decision yet, or only "wait for the next words"), the segment's first frame waits
+in ``capture_frame``: nothing reaches the outputs below, so there is no ``playback_started``, the
+agent stays "thinking" and its paced transcript waits too. A nod releases it (the reply plays,
+only later by the wait for the nod's first transcript); the no-transcript limit, counted from the
+voice onset, releases it at the latest; an interruption's ``session.interrupt()`` cancels the
+capture, so the frame is never heard and the reply never enters the chat context. It holds only
+what has not begun: once a frame of a segment is out, the rest flows. Where the wrapper cannot be
+installed cleanly, replies play at once, as before: a session with no audio output; an output
+chain replaced after the session started (``session.output.audio = ...`` drops the wrapper; the
+gate puts it back only when a new ``stt_node`` starts, e.g. after a handoff); the agent speaking
+whenever the gate starts (installed when it next listens); ``hold_reply_audio=False``. Speech whose
+voice onset VAD reports only after the first frame has gone out (VAD needs ``min_speech_duration``
+of voice, ~50-80 ms) is not held for either.
+
 Two safety valves keep a user from being ignored: speech heard for ``no_transcript_timeout``
 seconds with no transcript at all (a failed STT) interrupts; and a backchannel held when the agent
 stops on its own, or one that ended less than ``answer_window`` seconds before that (a "yeah" to
@@ -70,7 +91,7 @@ from typing import Any, Literal
 from livekit import rtc
 from livekit.agents import stt
 from livekit.agents.voice import Agent, AgentSession, ModelSettings
-from livekit.agents.voice.io import TextOutput
+from livekit.agents.voice.io import AudioOutput, AudioOutputCapabilities, TextOutput
 
 from .context import AgentContext
 from .decision import FILTERED_AGENT_STATES, Action, BackchannelFilter, Decision, Intent, default_filter
@@ -443,6 +464,141 @@ def _find_heard(session: Any) -> HeardTranscript | None:
     return None
 
 
+# ------------------------------------------------------------------ the reply's first audio, held
+
+
+class _ReplyHold(AudioOutput):
+    """The top of ``session.output.audio``: holds the first frame of each segment of the agent's
+    audio while the gate has user speech pending judgement.
+
+    The agent's reply can be ready before the caller speaks (preemptive generation) and is queued,
+    so the hold sits where its audio meets the output, not in ``tts_node``: the frame waits in
+    ``capture_frame`` (the framework's forwarding task waits with it) until the gate has judged
+    the speech, or the gate's no-transcript limit has passed since the caller's voice began. Until
+    then nothing of the segment has reached the outputs below (LiveKit's
+    ``TranscriptSynchronizer``, the loudspeaker): no ``playback_started``, so the agent stays
+    "thinking" and its transcript waits too. A nod releases the frame and the reply plays; an
+    interruption's ``session.interrupt()`` cancels the forwarding task in the wait, so the frame is
+    dropped as if it had never come. Once a frame of the segment has been passed on, nothing more of
+    it is held.
+    """
+
+    def __init__(self, next_in_chain: AudioOutput) -> None:
+        super().__init__(
+            label="softack.ReplyHold",
+            capabilities=AudioOutputCapabilities(pause=True),
+            next_in_chain=next_in_chain,
+        )
+        self._gate: _Gate | None = None
+        self._wakeup: asyncio.Future[None] | None = None
+        self._capturing = False
+        # (held from, held until, outcome) per hold, wall-clock: what it cost; outcome is "judged"
+        # (released), "timeout" (released) or "dropped" (the interruption cancelled the capture)
+        self.holds: deque[tuple[float, float, str]] = deque(maxlen=32)
+
+    @property
+    def sample_rate(self) -> int | None:
+        nxt = self.next_in_chain
+        return nxt.sample_rate if nxt is not None else None
+
+    def bind(self, gate: _Gate | None) -> None:
+        """The gate whose judgement holds the audio (the current agent's)."""
+        self._gate = gate
+        self.wake()
+
+    def unbind(self, gate: _Gate) -> None:
+        if self._gate is gate:
+            self.bind(None)
+
+    def wake(self) -> None:
+        """Something the hold depends on changed: a waiting frame checks again."""
+        if self._wakeup is not None and not self._wakeup.done():
+            self._wakeup.set_result(None)
+
+    async def _hold(self) -> None:
+        gate = self._gate
+        if gate is None or not (gate.reply_interrupted() or gate.awaiting_judgement()):
+            return
+        started = time.time()
+        deadline = gate.judgement_deadline(started)
+        outcome = "dropped"  # unless the loop ends: cancelled, the interruption dropped the frame
+        try:
+            outcome = await self._wait(deadline)
+        finally:
+            ended = time.time()
+            self.holds.append((started, ended, outcome))
+            logger.debug("held the agent's first audio %.0f ms: %s", 1e3 * (ended - started), outcome)
+
+    async def _wait(self, deadline: float) -> str:
+        """Wait until the speech is judged ("judged") or the deadline ("timeout")."""
+        loop = asyncio.get_running_loop()
+        while (gate := self._gate) is not None:
+            remaining: float | None = None
+            if gate.reply_interrupted():
+                # never to be played: the framework is about to cancel this capture (LiveKit's
+                # own interruption timeout cancels it at the latest), so no deadline
+                pass
+            elif gate.awaiting_judgement():
+                remaining = deadline - time.time()
+                if remaining <= 0:
+                    return "timeout"
+            else:
+                return "judged"
+            # a bare future, not asyncio.wait_for: on Python 3.11 that can swallow the
+            # cancellation (the interruption) when a wake-up comes in the same loop iteration
+            wakeup = self._wakeup = loop.create_future()
+            timer = loop.call_later(remaining, self.wake) if remaining is not None else None
+            try:
+                await wakeup
+            finally:
+                if timer is not None:
+                    timer.cancel()
+                self._wakeup = None
+        return "judged"  # the gate is gone (its stream ended): nothing is judging
+
+    async def capture_frame(self, frame: rtc.AudioFrame) -> None:
+        if not self._capturing:
+            # a cancellation here (the gate interrupted the agent) drops the frame unseen
+            await self._hold()
+            self._capturing = True
+        await super().capture_frame(frame)
+        if self.next_in_chain is not None:
+            await self.next_in_chain.capture_frame(frame)
+
+    def flush(self) -> None:
+        super().flush()
+        self._capturing = False
+        if self.next_in_chain is not None:
+            self.next_in_chain.flush()
+
+    def clear_buffer(self) -> None:
+        if self.next_in_chain is not None:
+            self.next_in_chain.clear_buffer()
+
+
+def _install_reply_hold(session: Any) -> _ReplyHold | None:
+    """The session's ``_ReplyHold``, put on top of ``session.output.audio`` if it has none yet.
+    None when there is no audio output, or the agent is speaking now (a swap would detach the
+    outputs under a playing segment: the caller tries again when the agent is listening)."""
+    try:
+        out = session.output.audio
+    except Exception:
+        return None
+    cur, depth = out, 0
+    while cur is not None and depth < 16:
+        if isinstance(cur, _ReplyHold):
+            return cur
+        cur, depth = cur.next_in_chain, depth + 1
+    if out is None:
+        return None
+    speech = session.current_speech
+    if session.agent_state not in ("initializing", "listening") or (speech is not None and not speech.done()):
+        return None
+    hold = _ReplyHold(out)
+    session.output.audio = hold
+    return hold
+
+
 # ------------------------------------------------------------------------------------ agent hook
 
 
@@ -475,6 +631,9 @@ class SoftAckMixin:
         answer_window: a backchannel that ended less than this many seconds before the agent
             stopped speaking on its own is released as the user's turn (an answer to the agent's
             last words, not feedback).
+        hold_reply_audio: while no audio of the agent's reply has played and the caller's speech
+            is pending judgement, hold the reply's first audio until it is judged (a wrapper on top
+            of ``session.output.audio``, installed by the gate); False plays it at once.
         **kwargs: passed on to the next base (``Agent``).
 
     Events (``agent.on(name, callback)``): ``"backchannel"`` (``BackchannelEvent``),
@@ -487,9 +646,11 @@ class SoftAckMixin:
         backchannel_filter: BackchannelFilter | None = None,
         no_transcript_timeout: float | None = 2.0,
         answer_window: float = 1.0,
+        hold_reply_audio: bool = True,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
+        self.hold_reply_audio = hold_reply_audio
         self.backchannel_filter = backchannel_filter if backchannel_filter is not None else _default_filter()
         self.no_transcript_timeout = no_transcript_timeout
         self.answer_window = answer_window
@@ -518,6 +679,7 @@ class SoftAckMixin:
             backchannel_filter=self.backchannel_filter,
             no_transcript_timeout=self.no_transcript_timeout,
             answer_window=self.answer_window,
+            hold_reply_audio=self.hold_reply_audio,
             emit=self._softack_events.emit,
             agent=self,
             carry=self._softack_carry,
@@ -631,8 +793,11 @@ class _Gate:
         emit: Callable[..., Any],
         agent: Any = None,
         carry: _Carry | None = None,
+        hold_reply_audio: bool = False,
     ) -> None:
         self._session = session
+        self._hold_wanted = hold_reply_audio
+        self._reply_hold: _ReplyHold | None = None
         self._agent = agent
         self._carry = carry if carry is not None else _Carry()
         # the real end of the caller's latest voice (VAD: its END_OF_SPEECH comes later by the
@@ -683,6 +848,7 @@ class _Gate:
         self._session.on("agent_state_changed", self._on_agent_state)
         self._session.on("user_state_changed", self._on_user_state)
         self._session.on("error", self._on_session_error)
+        self._install_hold()
         if self._user_speaking:
             # a new stream (the last one failed) while the caller speaks: the no-transcript limit
             # still counts from their voice onset
@@ -703,6 +869,8 @@ class _Gate:
             self._session.off("agent_state_changed", self._on_agent_state)
             self._session.off("user_state_changed", self._on_user_state)
             self._session.off("error", self._on_session_error)
+            if self._reply_hold is not None:
+                self._reply_hold.unbind(self)
             self._cancel_no_text_timer()
             self._cancel_final_timer()
             if self._warmup_stop is not None:
@@ -724,6 +892,7 @@ class _Gate:
             async for ev in source:
                 if isinstance(ev, stt.SpeechEvent):
                     self._on_stt_event(ev)
+                    self._wake_hold()
                 else:
                     self._forward(ev)
         finally:
@@ -732,6 +901,49 @@ class _Gate:
     def _forward(self, ev: Any) -> None:
         if not self._closed:
             self._out.put_nowait(ev)
+
+    # -- the reply's first audio ----------------------------------------------------------------
+
+    def _install_hold(self) -> None:
+        if not self._hold_wanted or self._reply_hold is not None:
+            return
+        try:
+            hold = _install_reply_hold(self._session)
+        except Exception:
+            logger.exception("softack gate: could not wrap the session's audio output; its replies are not held")
+            self._hold_wanted = False
+            return
+        if hold is not None:
+            self._reply_hold = hold
+            hold.bind(self)
+
+    def _wake_hold(self) -> None:
+        if self._reply_hold is not None:
+            self._reply_hold.wake()
+
+    def reply_interrupted(self) -> bool:
+        """The speech being played was interrupted and the framework has not yet cancelled its
+        audio: a first frame of it must never play."""
+        speech = self._session.current_speech
+        return speech is not None and speech.interrupted and not speech.done()
+
+    def awaiting_judgement(self) -> bool:
+        """The caller's speech is pending judgement while the agent speaks or thinks: their voice
+        is heard, or an utterance is open, and no decision has been made on it yet (or only
+        "wait for the next words")."""
+        if self._closed or self._session.agent_state not in FILTERED_AGENT_STATES:
+            return False
+        u = self._utterance
+        if u is not None and not u.released:
+            return u.decision is None or u.decision.action is Action.WAIT
+        return u is None and self._user_speaking
+
+    def judgement_deadline(self, now: float) -> float:
+        """When the hold gives up (wall-clock): the no-transcript limit from the caller's voice
+        onset (from now if none is known)."""
+        limit = self._no_transcript_timeout if self._no_transcript_timeout is not None else 2.0
+        onset = self._carry.last_onset
+        return (onset if onset is not None and onset <= now else now) + limit
 
     def _report_held_backchannels(self) -> None:
         """The stream is over (the STT failed and the session makes a new one, or the session is
@@ -995,6 +1207,20 @@ class _Gate:
     # -- session events -----------------------------------------------------------------------
 
     def _on_agent_state(self, ev: Any) -> None:
+        try:
+            self._agent_state_changed(ev)
+        finally:
+            if ev.new_state == "listening":
+                self._install_hold()
+            self._wake_hold()
+
+    def _on_user_state(self, ev: Any) -> None:
+        try:
+            self._user_state_changed(ev)
+        finally:
+            self._wake_hold()
+
+    def _agent_state_changed(self, ev: Any) -> None:
         if ev.new_state == "speaking" and self._warmup_pending:
             self._warmup_pending = False
             self._first_speaking_at = time.time()
@@ -1035,7 +1261,7 @@ class _Gate:
         except RuntimeError:
             return False
 
-    def _on_user_state(self, ev: Any) -> None:
+    def _user_state_changed(self, ev: Any) -> None:
         at = getattr(ev, "created_at", None) or time.time()
         if ev.new_state == "speaking":
             self._user_speaking = True
@@ -1098,6 +1324,12 @@ class _Gate:
 
     def _on_no_transcript(self) -> None:
         self._no_text_timer = None
+        try:
+            self._no_transcript_fired()
+        finally:
+            self._wake_hold()
+
+    def _no_transcript_fired(self) -> None:
         if self._closed or not self._user_speaking:
             return
         if self._session.agent_state not in FILTERED_AGENT_STATES:
