@@ -210,7 +210,7 @@ def _record_gate_events(agent: Any, run: ScenarioRun) -> None:
 
 
 def _judge(scenario: Scenario, off: OfflineSession, run: ScenarioRun) -> list[UtteranceOutcome]:
-    from ...normalize import normalize
+    from ..normalize import normalize
 
     clock, out = off.clock, off.audio_output
     speeches = off.stt.speeches  # sorted by start, as the STT indexes them

@@ -99,7 +99,7 @@ class OfflineSession:
         if sync_transcript:
             from livekit.agents.voice import TranscriptSynchronizer
 
-            from ...gate import HeardTranscript
+            from ..gate import HeardTranscript
 
             # as LiveKit's RoomIO does: the transcript is released in step with the audio played
             self.heard = HeardTranscript()
