@@ -89,6 +89,28 @@ def test_rules_name_an_intent(make_filter, text, intent):
     assert make_filter().decide(text, "speaking", final=True).intent is intent
 
 
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [("no just a second", Intent.HOLD_REQUEST),  # three words: only a two-word window used to be read
+     ("but give me a second i need to find it", Intent.HOLD_REQUEST),
+     ("no no shut up", Intent.STOP_REQUEST),
+     ("actually come again", Intent.CANT_HEAR),
+     ("but hold on stop", Intent.HOLD_REQUEST),  # the first fixed one wins
+     ("no stop hold on", Intent.STOP_REQUEST),
+     ("however one moment please", Intent.HOLD_REQUEST)],
+)
+def test_a_fixed_intent_after_a_keyword_without_one(text, intent):
+    # "no", "but", "actually", "however" take their intent from what follows; rules alone, so no
+    # model can supply it instead
+    d = BackchannelFilter(SoftAckConfig(), classifier=False).decide(text, "speaking", final=True)
+    assert (d.action, d.reason, d.intent) == (Action.INTERRUPT, Reason.KEYWORD, intent)
+
+
+def test_no_fixed_intent_without_one_of_its_words():
+    d = BackchannelFilter(SoftAckConfig(), classifier=False).decide("no i said one", "speaking", final=True)
+    assert (d.action, d.keyword, d.intent) == (Action.INTERRUPT, "no", Intent.TAKES_TURN)
+
+
 def test_keywords_stay_absolute_in_any_context(make_filter):
     filt = make_filter()
     for ctx in (None, BOOK, REFUND):

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from softack.normalize import has_word_characters, normalize
+from softack.normalize import has_word_characters, normalize, normalize_both, normalize_words
 
 
 @pytest.mark.parametrize(
@@ -166,3 +166,20 @@ def test_same_as_the_reference_on_tricky_strings(text):
 @given(st.text(max_size=300))
 def test_same_as_the_reference_on_any_string(text):
     assert normalize(text) == reference_normalize(text)
+
+
+@settings(max_examples=FUZZ_EXAMPLES * 3, deadline=None)
+@given(st.lists(st.sampled_from(_TRICKY), max_size=40).map("".join))
+def test_the_words_are_the_words_of_the_text(text):
+    # the decision reads both at once (no join then split again on the hot path)
+    joined, words = normalize_both(text)
+    assert joined == reference_normalize(text) and words == joined.split() and normalize_words(text) == words
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [("hmm hmm hmm", "mhm hmm"), ("uh huh uh huh", "uhhuh uhhuh"), ("all right all right", "alright alright"),
+     ("mm hmm hmm", "mhm hmm"), ("o k uh hum", "ok mhm"), ("right all", "right all"), ("uh", "uh")],
+)
+def test_pairs_fold_left_to_right_each_word_once(raw, expected):
+    assert normalize(raw) == reference_normalize(raw) == expected

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import enum
 import logging
+import re
 import time
 from typing import NamedTuple
 
 from .config import SoftAckConfig
 from .context import AgentContext, Cue
-from .normalize import has_word_characters, normalize
+from .normalize import has_word_characters, normalize_both
 from .onnx_model import OnnxClassifier
 from .rules import RuleMatcher, RuleVerdict
 
@@ -83,13 +84,20 @@ KEYWORD_INTENTS: dict[str, Intent] = {
 }  # fmt: skip
 
 
-def _fixed_intent(words: list[str]) -> Intent | None:
-    """The intent of the first word or word pair with a fixed one ("no stop": STOP_REQUEST)."""
-    for i, word in enumerate(words):
-        intent = KEYWORD_INTENTS.get(word) or KEYWORD_INTENTS.get(" ".join(words[i : i + 2]))
-        if intent is not None:
-            return intent
-    return None
+# The first of those keywords in a text: one regex search over the padded normalised text (at one
+# position the longest keyword wins), run only when a keyword's first word occurs at all.
+_FIXED_FIRSTS = frozenset(key.split()[0] for key in KEYWORD_INTENTS)
+_FIXED_SEARCH = re.compile(
+    " (" + "|".join(re.escape(k) for k in sorted(KEYWORD_INTENTS, key=lambda k: -len(k.split()))) + ") "
+)
+
+
+def _fixed_intent(words: list[str], normalized: str) -> Intent | None:
+    """The intent of the first keyword with a fixed one ("no stop": STOP_REQUEST)."""
+    if _FIXED_FIRSTS.isdisjoint(words):
+        return None
+    found = _FIXED_SEARCH.search(f" {normalized} ")
+    return KEYWORD_INTENTS[found.group(1)] if found else None
 
 
 class Decision(NamedTuple):
@@ -246,7 +254,7 @@ class BackchannelFilter:
         return decision
 
     def _decide(self, text: str, agent_state: str, final: bool, context: AgentContext | None) -> Decision:
-        normalized = normalize(text)
+        normalized, words = normalize_both(text)
         if agent_state not in FILTERED_AGENT_STATES:
             return Decision(Action.PASS_THROUGH, Reason.AGENT_SILENT, normalized, intent=Intent.TAKES_TURN,
                             context=context)
@@ -255,11 +263,10 @@ class BackchannelFilter:
                 return Decision(Action.INTERRUPT, Reason.UNRECOGNISED, normalized, intent=Intent.TAKES_TURN,
                                 context=context)
             return Decision(Action.WAIT, Reason.EMPTY, normalized, context=context)
-        words = normalized.split()
         rule = self._rules.match(words)
         if rule.verdict is RuleVerdict.KEYWORD:
             # The deployer's keywords always interrupt; the model, when there is one, only names why.
-            intent = KEYWORD_INTENTS.get(rule.matched or "") or _fixed_intent(words)
+            intent = KEYWORD_INTENTS.get(rule.matched or "") or _fixed_intent(words, normalized)
             if intent is None:
                 intent = self._model_intent(normalized, context)
             return Decision(Action.INTERRUPT, Reason.KEYWORD, normalized, keyword=rule.matched, intent=intent,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-__all__ = ["normalize", "has_word_characters"]
+__all__ = ["normalize", "normalize_both", "normalize_words", "has_word_characters"]
 
 # Apostrophe look-alikes an STT or a keyboard may send.
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "`": "'", "\u00b4": "'"})
@@ -61,17 +61,43 @@ _PAIRS: dict[tuple[str, str], str] = {
     ("o", "kay"): "okay",
     ("all", "right"): "alright",
 }
-# Pairs fold left to right, each word in at most one pair: one regex over the joined words, run
-# only when a first and a second half both occur (rare in long text). A pair matches whole words
-# only, so at most one pair can start at a word.
+# Pairs fold left to right, each word in at most one pair. Only the positions of a pair's first
+# half are visited (found by set intersection and list.index, in C), and only when a first and a
+# second half both occur, so long text without pairs pays two set checks.
 _PAIR_FIRST = frozenset(first for first, _ in _PAIRS)
 _PAIR_SECOND = frozenset(second for _, second in _PAIRS)
-_PAIR_TEXT = {f"{first} {second}": folded for (first, second), folded in _PAIRS.items()}
-_PAIR_RE = re.compile("(?<![^ ])(?:" + "|".join(map(re.escape, _PAIR_TEXT)) + ")(?![^ ])")
+# Is some pair really there, side by side? One regex search over the padded text.
+_PAIR_SEARCH = re.compile("|".join(re.escape(f" {first} {second} ") for first, second in _PAIRS))
 
 
-def _fold_pair(match: re.Match[str]) -> str:
-    return _PAIR_TEXT[match.group()]
+def _fold_pairs(words: list[str]) -> list[str]:
+    starts: list[int] = []
+    for first in _PAIR_FIRST.intersection(words):
+        i = words.index(first)
+        while True:
+            starts.append(i)
+            try:
+                i = words.index(first, i + 1)
+            except ValueError:
+                break
+    starts.sort()
+    out: list[str] = []
+    done = 0  # words[:done] are already in out
+    last = len(words) - 1
+    for i in starts:
+        if i < done or i == last:
+            continue
+        folded = _PAIRS.get((words[i], words[i + 1]))
+        if folded is not None:
+            out += words[done:i]
+            out.append(folded)
+            done = i + 2
+    if not out:
+        return words
+    out += words[done:]
+    return out
+
+
 # Canonical form of each word seen, bounded so arbitrary input cannot grow it without limit.
 _word_cache: dict[str, str] = {}
 _WORD_CACHE_MAX = 50_000
@@ -95,8 +121,18 @@ def normalize(text: str) -> str:
     Accented Latin letters lose their accents ("café" -> "cafe"); other scripts, emoji, control
     characters and punctuation become word breaks. Never raises on any ``str``.
     """
+    return normalize_both(text)[0]
+
+
+def normalize_words(text: str) -> list[str]:
+    """The words of ``normalize(text)``."""
+    return normalize_both(text)[1]
+
+
+def normalize_both(text: str) -> tuple[str, list[str]]:
+    """``normalize(text)`` and its words, without joining and splitting again (the decision's hot path)."""
     if not text:
-        return ""
+        return "", []
     if text.isascii():
         text = text.encode("ascii").translate(_FOLD_TYPED).decode("ascii")
     else:
@@ -112,9 +148,13 @@ def normalize(text: str) -> str:
         words = [_canonical_word(w) for w in raw]
     if "'" in text and "" in words:  # a word made only of apostrophes
         words = [w for w in words if w]
+    joined = " ".join(words)
     if not _PAIR_FIRST.isdisjoint(words) and not _PAIR_SECOND.isdisjoint(words):
-        return _PAIR_RE.sub(_fold_pair, " ".join(words))
-    return " ".join(words)
+        # both halves occur somewhere; fold only if some pair is really there, side by side
+        if _PAIR_SEARCH.search(f" {joined} "):
+            words = _fold_pairs(words)
+            joined = " ".join(words)
+    return joined, words
 
 
 def has_word_characters(text: str) -> bool:

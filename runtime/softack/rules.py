@@ -88,10 +88,11 @@ class RuleMatcher:
         for first in self._keyword_firsts.intersection(words):
             i = words.index(first)
             while i < best:
-                hit = next((text for phrase, text in self._keywords[first]
-                            if len(phrase) == 1 or tuple(words[i : i + len(phrase)]) == phrase), None)
-                if hit is not None:
-                    best, matched = i, hit
+                for phrase, text in self._keywords[first]:
+                    if len(phrase) == 1 or tuple(words[i : i + len(phrase)]) == phrase:
+                        best, matched = i, text
+                        break
+                if best == i:
                     break
                 try:
                     i = words.index(first, i + 1)
