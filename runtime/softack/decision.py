@@ -68,6 +68,9 @@ class Intent(str, enum.Enum):
     CLOSING = "CLOSING"  # "okay thanks, bye"
 
 
+# A model's class name -> Intent; a name this softack does not know (a model from elsewhere) is a turn.
+_INTENT_BY_NAME: dict[str, Intent] = {i.value: i for i in Intent}
+
 # Keywords whose intent does not depend on what surrounds them. The others ("no", "but",
 # "actually", and any a deployer adds) take the model's intent, or TAKES_TURN without a model.
 KEYWORD_INTENTS: dict[str, Intent] = {
@@ -295,7 +298,7 @@ class BackchannelFilter:
             if not final and normalized in self._interim_prefixes:
                 # "of" (of "of course"), "all" (of "all right"): the start of a nod is no evidence yet
                 return Decision(Action.WAIT, Reason.PARTIAL, normalized, score=score, context=context)
-            intent = Intent(model_intent) if model_intent else Intent.TAKES_TURN
+            intent = _INTENT_BY_NAME.get(model_intent, Intent.TAKES_TURN)  # type: ignore[arg-type]
             return Decision(Action.INTERRUPT, Reason.MODEL, normalized, score=score, intent=intent, context=context)
         return Decision(Action.IGNORE, Reason.MODEL, normalized, score=score, provisional=not final, context=context)
 
@@ -308,7 +311,7 @@ class BackchannelFilter:
         except Exception:
             self._model_failures += 1
             return Intent.TAKES_TURN
-        return Intent(intent) if intent else Intent.TAKES_TURN
+        return _INTENT_BY_NAME.get(intent, Intent.TAKES_TURN)  # type: ignore[arg-type]
 
 
 _default_filter: BackchannelFilter | None = None

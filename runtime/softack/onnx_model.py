@@ -32,8 +32,10 @@ __all__ = [
 MODEL_ENV = "SOFTACK_MODEL"
 MODEL_FILENAME = "softack.onnx"
 # The model reads the start of an utterance: whether someone is taking the floor shows in the
-# first words, and a bounded input keeps a 1,000-word transcript as cheap as a 50-word one.
-MAX_MODEL_WORDS = 48
+# first words (every row of data/ longer than 10 words is an interruption, and a long transcript
+# was judged on its interims long before it grew), and a bounded input keeps a 1,000-word
+# transcript as cheap as a 16-word one. (48 until the bench showed long inputs setting the p99.)
+MAX_MODEL_WORDS = 16
 # Utterance boundaries as words, so the model's n-grams can see how an utterance starts and ends:
 # "do you" opens many questions, while "do you" + end is an echo backchannel ("oh do you?").
 BOUNDARY_START, BOUNDARY_END = "xxbos", "xxeos"
@@ -110,7 +112,7 @@ class OnnxClassifier:
             self.interim_prefixes: frozenset[str] = frozenset(json.loads(meta.get("interim_prefixes", "[]")))
             self._input = self._session.get_inputs()[0].name
             outputs = [o.name for o in self._session.get_outputs()]
-            self._output = "probabilities" if "probabilities" in outputs else outputs[-1]
+            self._outputs = ["probabilities" if "probabilities" in outputs else outputs[-1]]
             # One real run now, so a graph that loads but cannot score fails at start, not mid-call.
             self.score("okay")
         except ModelLoadError:
@@ -125,11 +127,12 @@ class OnnxClassifier:
         """P(interruption) of the normalised utterance in its context, and the likeliest intent
         among the interrupting ones (None for a binary model)."""
         x = np.array([[model_input(normalized, context)]], dtype=object)
-        p = self._session.run([self._output], {self._input: x})[0][0]
+        p = self._session.run(self._outputs, {self._input: x})[0][0].tolist()
         if not self.intents:
-            return float(p[1]), None
-        # P(interrupt) is everything but BACKCHANNEL (class 0); the intent is the likeliest of the rest.
-        return float(1.0 - p[0]), self.intents[1 + int(np.argmax(p[1:]))]
+            return p[1], None
+        # P(interrupt) is everything but BACKCHANNEL (class 0); the intent is the likeliest of the rest
+        # (the first of equals, as numpy's argmax).
+        return 1.0 - p[0], self.intents[max(range(1, len(p)), key=p.__getitem__)]
 
     def score(self, normalized: str, context: AgentContext | None = None) -> float:
         """Probability that the normalised utterance is an interruption."""
