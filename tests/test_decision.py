@@ -2,7 +2,7 @@
 
 import pytest
 
-from softack import Action, BackchannelFilter, Reason, SoftAckConfig
+from softack import Action, BackchannelFilter, Intent, Reason, SoftAckConfig
 
 from .heldout import heldout
 
@@ -128,6 +128,22 @@ def test_model_failure_falls_back_to_interrupt_and_logs_once(classifier, caplog)
     assert filt.model_failures == 2
     # Rules still work while the model is broken.
     assert filt.decide("yeah", "speaking").action is Action.IGNORE
+
+
+def test_a_class_name_softack_does_not_know_is_a_turn_not_a_crash():
+    # a model trained elsewhere may name intents this version lacks: still an interruption
+    class Foreign:
+        threshold = 0.5
+        intents = ("BACKCHANNEL", "COMPLAINT")
+
+        def predict(self, text, context=None):
+            return 0.9, "COMPLAINT"
+
+    filt = BackchannelFilter(SoftAckConfig(), Foreign())
+    d = filt.decide("this is the third time i call", "speaking", final=True)
+    assert (d.action, d.reason, d.intent) == (Action.INTERRUPT, Reason.MODEL, Intent.TAKES_TURN)
+    d = filt.decide("no the bill is wrong", "speaking", final=True)  # a keyword with no fixed intent
+    assert (d.action, d.reason, d.intent) == (Action.INTERRUPT, Reason.KEYWORD, Intent.TAKES_TURN)
 
 
 def test_update_options_on_a_live_filter(make_filter):
