@@ -35,3 +35,13 @@ def clean_env(monkeypatch, tmp_path):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)
     return tmp_path
+
+
+@pytest.fixture
+async def loop_lag():
+    """How long the event loop's thread waited for the CPU during the test (``tests/looplag.py``):
+    the gate tests' latency bounds excuse that much, and no more."""
+    from . import looplag
+
+    async for lag in looplag.watch():
+        yield lag

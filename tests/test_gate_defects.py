@@ -335,10 +335,14 @@ async def test_4_realtime_model_keeps_its_turn_detection(make_filter, caplog, mo
 
 # the command's timing per configuration: the agent has committed the user's turn and is still
 # thinking (its reply was started on the final transcript, preemptively, and takes ``ttft``) when
-# the user speaks; the STT's first text comes 0.7 s after the voice, after the reply's first audio
-# is ready. In the default configuration LiveKit's turn detector commits the turn later (~4.5 s).
+# the user speaks. The word is drawn out (0.9 s, "stooop", "yeaaah") and the STT's first text comes
+# 1.1 s after the voice began: on a quiet machine the reply's first audio is ready ~0.55 s after
+# the voice, so half a second of margin either way before the text, and VAD's end of the speech
+# (~0.55 s after the voice ends, when a reply no longer waits for text) comes after the text. (With a
+# 0.35 s word and text 0.7 s after it, the late margin was 0.14 s and a loaded 2-core machine ran
+# past it.) In the default configuration LiveKit's turn detector commits the turn later (~4.5 s).
 THINKING = {
-    "vad": {"at": 2.9, "ttft": 1.0, "duration": 6.0, "options": {"turn_handling": turn_handling(turn_detection="vad")}},
+    "vad": {"at": 2.9, "ttft": 1.0, "duration": 6.5, "options": {"turn_handling": turn_handling(turn_detection="vad")}},
     "defaults": {
         "at": 4.8,
         "ttft": 2.9,
@@ -365,7 +369,7 @@ async def test_9_command_while_thinking_stops_before_any_audio(make_filter):
             agent_says=None,
             user=(
                 UserSpeech.say("tell me about the fees", at=0.5),
-                UserSpeech.say(words, at=t["at"], first_text_after=0.7),
+                UserSpeech.say(words, at=t["at"], duration=0.9, first_text_after=1.1),
             ),
             expect=("turn", "interrupt" if words == "stop" else "ignore"),
             duration=t["duration"],

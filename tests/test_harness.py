@@ -268,3 +268,28 @@ async def test_clear_after_pause_stops_the_audio_at_the_pause():
     assert stop.cleared_at > stop.at
     assert stop.played + stop.dropped == pytest.approx(0.3)
     assert out.gaps == []  # a pause that ends in a cut never resumed: no gap inside the audio
+
+
+# ------------------------------------------------------------ the gate tests' loop-lag allowance
+
+
+async def test_loop_lag_excuses_time_off_the_cpu_and_not_work_done_on_the_loop(loop_lag):
+    """The gate tests' latency bounds allow what the loop's thread spent waiting for the CPU, never
+    what it spent running: a gate that blocked the loop with work would not be excused."""
+    import time
+
+    await asyncio.sleep(0.03)  # a few quiet samples
+    start = time.time()
+    time.sleep(0.12)  # the thread does not run (as when the OS gives the CPU to other work)
+    await asyncio.sleep(0.02)
+    off_cpu = loop_lag.starved_between(start, time.time())
+    busy_from, cpu_from = time.time(), time.thread_time()
+    while time.time() - busy_from < 0.12:  # the thread runs: work done on the loop, like a slow decision
+        pass
+    ran, busy_wall = time.thread_time() - cpu_from, time.time() - busy_from
+    await asyncio.sleep(0.02)
+    on_cpu = loop_lag.starved_between(busy_from, time.time())
+    assert 0.10 <= off_cpu <= 0.2, off_cpu
+    # what the loop ran is never excused: at most the part of those 120 ms the OS gave to others
+    # (none on a quiet machine), plus a sample's worth of slack
+    assert on_cpu <= (busy_wall - ran) + 0.03, (on_cpu, busy_wall, ran)
