@@ -22,7 +22,7 @@ import numpy as np
 
 from softack.config import SoftAckConfig
 from softack.decision import Action, BackchannelFilter
-from softack.normalize import normalize
+from softack.normalize import normalize, normalize_words
 from softack.onnx_model import OnnxClassifier
 from softack.rules import RuleMatcher, RuleVerdict
 
@@ -65,7 +65,7 @@ def build_systems(model_path: Path | None) -> tuple[list[System], BackchannelFil
 
     def rules_only(row: Row):
         # Undecided text interrupts: what the gate does when no model can be loaded.
-        return int(matcher.match(normalize(row.text).split()).verdict is not RuleVerdict.SOFT_ACK), None
+        return int(matcher.match(normalize_words(row.text)).verdict is not RuleVerdict.SOFT_ACK), None
 
     def model_only(row: Row):
         score = classifier.score(normalize(row.text))

@@ -19,7 +19,7 @@ import numpy as np
 
 from softack.config import SoftAckConfig
 from softack.context import Cue
-from softack.normalize import normalize
+from softack.normalize import normalize, normalize_words
 from softack.onnx_model import MAX_MODEL_WORDS, model_input
 from softack.rules import RuleMatcher, RuleVerdict
 
@@ -117,7 +117,7 @@ def rule_outcomes(rows: list[Row], matcher: RuleMatcher) -> np.ndarray:
     As at run time, a soft-ack right after the agent's question is left to the model (it may answer)."""
     out = np.empty(len(rows), dtype=int)
     for i, r in enumerate(rows):
-        verdict = matcher.match(normalize(r.text).split()).verdict
+        verdict = matcher.match(normalize_words(r.text)).verdict
         ctx = r.context
         if verdict is RuleVerdict.KEYWORD:
             out[i] = 1
@@ -156,7 +156,7 @@ def interim_prefixes(rows: list[Row], matcher: RuleMatcher) -> list[str]:
     for r in rows:
         if r.y == 1 or r.said or r.unsaid:
             continue
-        words = normalize(r.text).split()
+        words = normalize_words(r.text)
         for k in range(1, min(len(words), PREFIX_MAX_WORDS + 1)):
             prefix = " ".join(words[:k])
             if prefix not in interrupting and matcher.match(words[:k]).verdict is not RuleVerdict.KEYWORD:

@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from .normalize import normalize
+from .normalize import normalize_words
 
 __all__ = ["AgentContext", "Cue", "NO_CONTEXT", "answers_itself", "conjoined", "heard_question"]
 
@@ -116,8 +116,8 @@ class AgentContext:
         unsaid = self.unsaid if isinstance(self.unsaid, str) else str(self.unsaid)
         object.__setattr__(self, "said", said)
         object.__setattr__(self, "unsaid", unsaid)
-        said_words = normalize(said).split()
-        unsaid_words = normalize(unsaid[:400]).split()[:UNSAID_HEAD_WORDS]
+        said_words = normalize_words(said)
+        unsaid_words = normalize_words(unsaid[:400])[:UNSAID_HEAD_WORDS]
         if not said_words:
             cue = Cue.NONE
         elif heard_question(said) and not answers_itself(said, unsaid):
