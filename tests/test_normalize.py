@@ -70,6 +70,12 @@ def test_other_scripts_are_detected_as_words():
     assert not has_word_characters("?! \U0001f642")
 
 
+@pytest.mark.parametrize("symbol", ["\u3358", "\u2460", "\u33a1", "\u2474"])  # hour-zero sign, (1) circled, m2, (1)
+def test_a_symbol_that_unfolds_to_a_digit_or_letter_has_word_characters(symbol):
+    # found by test_robustness's fuzzing: normalize("\u3358") is "0", so the text is words, not silence
+    assert normalize(symbol) and has_word_characters(symbol)
+
+
 def test_lone_surrogates_do_not_raise():
     assert normalize("yeah \udcff okay") == "yeah okay"
 

@@ -158,5 +158,10 @@ def normalize_both(text: str) -> tuple[str, list[str]]:
 
 
 def has_word_characters(text: str) -> bool:
-    """True when ``text`` has a letter or digit in any script (speech, even if not Latin)."""
-    return any(ch.isalnum() for ch in text)
+    """True when ``text`` has a letter or digit in any script (speech, even if not Latin), also
+    inside a compatibility character that ``normalize`` unfolds ("\u3358", a symbol, is "0\u70b9")."""
+    if any(ch.isalnum() for ch in text):
+        return True
+    # the rare text with no letter or digit as written: read it as normalize() does
+    text = text.encode("utf-8", "replace").decode("utf-8")
+    return any(ch.isalnum() for ch in unicodedata.normalize("NFKD", text))
