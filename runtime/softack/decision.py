@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import enum
 import logging
-import re
 import time
 from typing import NamedTuple
 
@@ -16,7 +15,7 @@ from .config import SoftAckConfig
 from .context import AgentContext, Cue
 from .normalize import has_word_characters, normalize_both
 from .onnx_model import OnnxClassifier
-from .rules import RuleMatcher, RuleVerdict
+from .rules import PhraseFinder, RuleMatcher, RuleVerdict
 
 logger = logging.getLogger("softack")
 
@@ -87,20 +86,15 @@ KEYWORD_INTENTS: dict[str, Intent] = {
 }  # fmt: skip
 
 
-# The first of those keywords in a text: one regex search over the padded normalised text (at one
-# position the longest keyword wins), run only when a keyword's first word occurs at all.
-_FIXED_FIRSTS = frozenset(key.split()[0] for key in KEYWORD_INTENTS)
-_FIXED_SEARCH = re.compile(
-    " (" + "|".join(re.escape(k) for k in sorted(KEYWORD_INTENTS, key=lambda k: -len(k.split()))) + ") "
-)
+# The first of those keywords in a text (at one position the longest), found only when one of
+# their first words occurs at all.
+_FIXED = PhraseFinder(KEYWORD_INTENTS)
 
 
 def _fixed_intent(words: list[str], normalized: str) -> Intent | None:
     """The intent of the first keyword with a fixed one ("no stop": STOP_REQUEST)."""
-    if _FIXED_FIRSTS.isdisjoint(words):
-        return None
-    found = _FIXED_SEARCH.search(f" {normalized} ")
-    return KEYWORD_INTENTS[found.group(1)] if found else None
+    found = _FIXED.first(words, f" {normalized} ")
+    return KEYWORD_INTENTS[found] if found is not None else None
 
 
 class Decision(NamedTuple):
@@ -266,7 +260,7 @@ class BackchannelFilter:
                 return Decision(Action.INTERRUPT, Reason.UNRECOGNISED, normalized, intent=Intent.TAKES_TURN,
                                 context=context)
             return Decision(Action.WAIT, Reason.EMPTY, normalized, context=context)
-        rule = self._rules.match(words)
+        rule = self._rules.match(words, normalized)
         if rule.verdict is RuleVerdict.KEYWORD:
             # The deployer's keywords always interrupt; the model, when there is one, only names why.
             intent = KEYWORD_INTENTS.get(rule.matched or "") or _fixed_intent(words, normalized)

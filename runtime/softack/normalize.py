@@ -61,39 +61,34 @@ _PAIRS: dict[tuple[str, str], str] = {
     ("o", "kay"): "okay",
     ("all", "right"): "alright",
 }
-# Pairs fold left to right, each word in at most one pair. Only the positions of a pair's first
-# half are visited (found by set intersection and list.index, in C), and only when a first and a
-# second half both occur, so long text without pairs pays two set checks.
-_PAIR_FIRST = frozenset(first for first, _ in _PAIRS)
+# Pairs fold left to right, each word in at most one pair. Only the positions of a pair's second
+# half are visited (found by set intersection and list.index, in C), so text without one pays a
+# single set check, and text with "right" or "huh" a few index calls.
 _PAIR_SECOND = frozenset(second for _, second in _PAIRS)
-# Is some pair really there, side by side? One regex search over the padded text.
-_PAIR_SEARCH = re.compile("|".join(re.escape(f" {first} {second} ") for first, second in _PAIRS))
 
 
 def _fold_pairs(words: list[str]) -> list[str]:
     starts: list[int] = []
-    for first in _PAIR_FIRST.intersection(words):
-        i = words.index(first)
+    for second in _PAIR_SECOND.intersection(words):
+        i = words.index(second)
         while True:
-            starts.append(i)
+            if i and (words[i - 1], second) in _PAIRS:
+                starts.append(i - 1)
             try:
-                i = words.index(first, i + 1)
+                i = words.index(second, i + 1)
             except ValueError:
                 break
+    if not starts:
+        return words
     starts.sort()
     out: list[str] = []
     done = 0  # words[:done] are already in out
-    last = len(words) - 1
     for i in starts:
-        if i < done or i == last:
+        if i < done:  # its first half is the second half of a pair already folded
             continue
-        folded = _PAIRS.get((words[i], words[i + 1]))
-        if folded is not None:
-            out += words[done:i]
-            out.append(folded)
-            done = i + 2
-    if not out:
-        return words
+        out += words[done:i]
+        out.append(_PAIRS[words[i], words[i + 1]])
+        done = i + 2
     out += words[done:]
     return out
 
@@ -146,15 +141,12 @@ def normalize_both(text: str) -> tuple[str, list[str]]:
         words = list(map(_word_cache.__getitem__, raw))
     except KeyError:
         words = [_canonical_word(w) for w in raw]
-    if "'" in text and "" in words:  # a word made only of apostrophes
+    if "'" in text and (text[0] == "'" or " '" in text) and "" in words:
+        # a word made only of apostrophes (only spaces separate words after the fold above)
         words = [w for w in words if w]
-    joined = " ".join(words)
-    if not _PAIR_FIRST.isdisjoint(words) and not _PAIR_SECOND.isdisjoint(words):
-        # both halves occur somewhere; fold only if some pair is really there, side by side
-        if _PAIR_SEARCH.search(f" {joined} "):
-            words = _fold_pairs(words)
-            joined = " ".join(words)
-    return joined, words
+    if not _PAIR_SECOND.isdisjoint(words):
+        words = _fold_pairs(words)
+    return " ".join(words), words
 
 
 def has_word_characters(text: str) -> bool:

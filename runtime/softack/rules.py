@@ -12,11 +12,55 @@ the next words decide, not these.
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from typing import NamedTuple
 
 from .config import SoftAckConfig
 
-__all__ = ["RuleVerdict", "RuleResult", "RuleMatcher"]
+__all__ = ["PhraseFinder", "RuleVerdict", "RuleResult", "RuleMatcher"]
+
+
+class PhraseFinder:
+    """Finds the first of some phrases in normalised text; at one position the longest wins.
+
+    Only the words that begin a phrase are looked for (a set intersection, then ``str.find`` in the
+    text, both in C), so text without one costs a single set check whatever its length. Normalised
+    text has one space between words, so " hold on " found in " " + text + " " is those words.
+
+    Args:
+        phrases: normalised phrases of one or more words.
+    """
+
+    __slots__ = ("firsts", "_by_first")
+
+    def __init__(self, phrases: Iterable[str]) -> None:
+        by_first: dict[str, list[tuple[str, str]]] = {}  # first word -> [(" phrase ", phrase)]
+        for phrase in phrases:
+            text = " ".join(phrase.split())
+            if text:
+                by_first.setdefault(text.split(" ", 1)[0], []).append((f" {text} ", text))
+        for entries in by_first.values():
+            entries.sort(key=lambda e: -len(e[1].split()))
+        self._by_first = {first: (f" {first} ", entries) for first, entries in by_first.items()}
+        self.firsts = frozenset(by_first)  # the words a phrase begins with
+
+    def first(self, words: list[str], padded: str) -> str | None:
+        """The phrase found first in ``padded`` (normalised text with a space at each end, whose
+        words are ``words``), or None."""
+        if self.firsts.isdisjoint(words):
+            return None
+        best, matched = len(padded), None
+        for first in self.firsts.intersection(words):
+            key, entries = self._by_first[first]
+            i = padded.find(key)
+            while 0 <= i < best:
+                for spaced, text in entries:  # longest first
+                    if padded.startswith(spaced, i):
+                        best, matched = i, text  # and the while ends: i == best
+                        break
+                else:
+                    i = padded.find(key, i + 1)
+        return matched
 
 
 class RuleVerdict(str, enum.Enum):
@@ -44,7 +88,7 @@ class RuleMatcher:
         config: the lists to match.
     """
 
-    __slots__ = ("config", "_phrases", "_keywords", "_keyword_firsts", "_soft_words", "_soft_hides_keywords")
+    __slots__ = ("config", "_phrases", "_keywords", "_soft_words", "_soft_hides_keywords")
 
     def __init__(self, config: SoftAckConfig) -> None:
         self.config = config
@@ -58,47 +102,25 @@ class RuleMatcher:
         for entries in phrases.values():
             entries.sort(key=lambda e: (-len(e[0]), not e[1]))
         self._phrases = phrases
-        # first word -> [(words, matched text)] of the keywords alone, longest first.
-        self._keywords = {
-            first: [(words, " ".join(words)) for words, is_keyword in entries if is_keyword]
-            for first, entries in phrases.items()
-            if any(is_keyword for _, is_keyword in entries)
-        }
-        self._keyword_firsts = frozenset(self._keywords)
+        self._keywords = PhraseFinder(config.keywords)
         self._soft_words = frozenset(w for phrase in config.soft_acks for w in phrase.split())
-        self._soft_hides_keywords = not self._keyword_firsts.isdisjoint(self._soft_words)
+        self._soft_hides_keywords = not self._keywords.firsts.isdisjoint(self._soft_words)
 
-    def match(self, words: list[str]) -> RuleResult:
-        """Classify a list of normalised words (see the module docstring)."""
-        if not self._keyword_firsts.isdisjoint(words):
+    def match(self, words: list[str], text: str | None = None) -> RuleResult:
+        """Classify a list of normalised words (see the module docstring); ``text``, when given, is
+        ``" ".join(words)`` (the decision has it already)."""
+        if not self._keywords.firsts.isdisjoint(words):
             if self._soft_hides_keywords:
                 return self._scan(words)
             # No soft-ack phrase contains a keyword's first word, so the scan would reach the first
             # position where a keyword matches, and take the longest keyword there.
-            found = self._first_keyword(words)
+            found = self._keywords.first(words, f" {' '.join(words) if text is None else text} ")
             if found is not None:
                 return RuleResult(RuleVerdict.KEYWORD, found)
         # No keyword. Soft-acks alone, or soft-acks then the start of one, use soft-ack words only.
         if not words or not all(map(self._soft_words.__contains__, words)):
             return _UNDECIDED
         return self._scan(words)
-
-    def _first_keyword(self, words: list[str]) -> str | None:
-        best, matched = len(words), None
-        for first in self._keyword_firsts.intersection(words):
-            i = words.index(first)
-            while i < best:
-                for phrase, text in self._keywords[first]:
-                    if len(phrase) == 1 or tuple(words[i : i + len(phrase)]) == phrase:
-                        best, matched = i, text
-                        break
-                if best == i:
-                    break
-                try:
-                    i = words.index(first, i + 1)
-                except ValueError:
-                    break
-        return matched
 
     def _scan(self, words: list[str]) -> RuleResult:
         """The reference: one left-to-right scan taking the longest phrase at each word."""
