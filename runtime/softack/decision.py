@@ -93,7 +93,7 @@ _FIXED = PhraseFinder(KEYWORD_INTENTS)
 
 def _fixed_intent(words: list[str], normalized: str) -> Intent | None:
     """The intent of the first keyword with a fixed one ("no stop": STOP_REQUEST)."""
-    found = _FIXED.first(words, f" {normalized} ")
+    found = _FIXED.first(words, normalized)
     return KEYWORD_INTENTS[found] if found is not None else None
 
 
@@ -251,6 +251,8 @@ class BackchannelFilter:
         return decision
 
     def _decide(self, text: str, agent_state: str, final: bool, context: AgentContext | None) -> Decision:
+        # The frequent outcomes build their Decision with positional fields (action, reason, text,
+        # score, provisional, keyword, intent, context): keyword arguments cost twice as much.
         normalized, words = normalize_both(text)
         if agent_state not in FILTERED_AGENT_STATES:
             return Decision(Action.PASS_THROUGH, Reason.AGENT_SILENT, normalized, intent=Intent.TAKES_TURN,
@@ -266,11 +268,11 @@ class BackchannelFilter:
             intent = KEYWORD_INTENTS.get(rule.matched or "") or _fixed_intent(words, normalized)
             if intent is None:
                 intent = self._model_intent(normalized, context)
-            return Decision(Action.INTERRUPT, Reason.KEYWORD, normalized, keyword=rule.matched, intent=intent,
-                            context=context)
+            return Decision(Action.INTERRUPT, Reason.KEYWORD, normalized, None, False, rule.matched, intent, context)
         asked = context is not None and context.cue == Cue.QUESTION
         if rule.verdict is RuleVerdict.SOFT_ACK and not asked:
-            return Decision(Action.IGNORE, Reason.SOFT_ACK, normalized, provisional=not final, context=context)
+            return Decision(Action.IGNORE, Reason.SOFT_ACK, normalized, None, not final, None, Intent.BACKCHANNEL,
+                            context)
         if rule.verdict is RuleVerdict.PARTIAL and not final:
             # the next interim tells "i see" from "i want": wait for it rather than judge "i"
             return Decision(Action.WAIT, Reason.PARTIAL, normalized, context=context)
@@ -293,8 +295,8 @@ class BackchannelFilter:
                 # "of" (of "of course"), "all" (of "all right"): the start of a nod is no evidence yet
                 return Decision(Action.WAIT, Reason.PARTIAL, normalized, score=score, context=context)
             intent = _INTENT_BY_NAME.get(model_intent, Intent.TAKES_TURN)  # type: ignore[arg-type]
-            return Decision(Action.INTERRUPT, Reason.MODEL, normalized, score=score, intent=intent, context=context)
-        return Decision(Action.IGNORE, Reason.MODEL, normalized, score=score, provisional=not final, context=context)
+            return Decision(Action.INTERRUPT, Reason.MODEL, normalized, score, False, None, intent, context)
+        return Decision(Action.IGNORE, Reason.MODEL, normalized, score, not final, None, Intent.BACKCHANNEL, context)
 
     def _model_intent(self, normalized: str, context: AgentContext | None) -> Intent:
         """The model's intent for an utterance the rules already made an interruption."""

@@ -65,14 +65,19 @@ _PAIRS: dict[tuple[str, str], str] = {
 # half are visited (found by set intersection and list.index, in C), so text without one pays a
 # single set check, and text with "right" or "huh" a few index calls.
 _PAIR_SECOND = frozenset(second for _, second in _PAIRS)
+_PAIR_FIRSTS: dict[str, frozenset[str]] = {  # second half -> the first halves it pairs with
+    second: frozenset(first for first, other in _PAIRS if other == second) for second in _PAIR_SECOND
+}
 
 
-def _fold_pairs(words: list[str]) -> list[str]:
+def _fold_pairs(words: list[str], seconds: set[str]) -> list[str]:
+    """``words`` with their pairs folded; ``seconds``: the pairs' second halves among them."""
     starts: list[int] = []
-    for second in _PAIR_SECOND.intersection(words):
+    for second in seconds:
+        firsts = _PAIR_FIRSTS[second]
         i = words.index(second)
         while True:
-            if i and (words[i - 1], second) in _PAIRS:
+            if i and words[i - 1] in firsts:
                 starts.append(i - 1)
             try:
                 i = words.index(second, i + 1)
@@ -144,8 +149,9 @@ def normalize_both(text: str) -> tuple[str, list[str]]:
     if "'" in text and (text[0] == "'" or " '" in text) and "" in words:
         # a word made only of apostrophes (only spaces separate words after the fold above)
         words = [w for w in words if w]
-    if not _PAIR_SECOND.isdisjoint(words):
-        words = _fold_pairs(words)
+    seconds = _PAIR_SECOND.intersection(words)
+    if seconds:
+        words = _fold_pairs(words, seconds)
     return " ".join(words), words
 
 

@@ -24,8 +24,9 @@ class PhraseFinder:
     """Finds the first of some phrases in normalised text; at one position the longest wins.
 
     Only the words that begin a phrase are looked for (a set intersection, then ``str.find`` in the
-    text, both in C), so text without one costs a single set check whatever its length. Normalised
-    text has one space between words, so " hold on " found in " " + text + " " is those words.
+    text, both in C), so text without one costs a single set operation whatever its length.
+    Normalised text has one space between words, so " hold on " found in " " + text + " " is
+    those words.
 
     Args:
         phrases: normalised phrases of one or more words.
@@ -44,13 +45,14 @@ class PhraseFinder:
         self._by_first = {first: (f" {first} ", entries) for first, entries in by_first.items()}
         self.firsts = frozenset(by_first)  # the words a phrase begins with
 
-    def first(self, words: list[str], padded: str) -> str | None:
-        """The phrase found first in ``padded`` (normalised text with a space at each end, whose
-        words are ``words``), or None."""
-        if self.firsts.isdisjoint(words):
+    def first(self, words: list[str], text: str | None = None) -> str | None:
+        """The phrase found first in ``words``, or None; ``text``, when given, is ``" ".join(words)``."""
+        present = self.firsts.intersection(words)
+        if not present:
             return None
+        padded = f" {' '.join(words) if text is None else text} "
         best, matched = len(padded), None
-        for first in self.firsts.intersection(words):
+        for first in present:
             key, entries = self._by_first[first]
             i = padded.find(key)
             while 0 <= i < best:
@@ -109,12 +111,13 @@ class RuleMatcher:
     def match(self, words: list[str], text: str | None = None) -> RuleResult:
         """Classify a list of normalised words (see the module docstring); ``text``, when given, is
         ``" ".join(words)`` (the decision has it already)."""
-        if not self._keywords.firsts.isdisjoint(words):
-            if self._soft_hides_keywords:
+        if self._soft_hides_keywords:
+            if not self._keywords.firsts.isdisjoint(words):
                 return self._scan(words)
+        else:
             # No soft-ack phrase contains a keyword's first word, so the scan would reach the first
             # position where a keyword matches, and take the longest keyword there.
-            found = self._keywords.first(words, f" {' '.join(words) if text is None else text} ")
+            found = self._keywords.first(words, text)
             if found is not None:
                 return RuleResult(RuleVerdict.KEYWORD, found)
         # No keyword. Soft-acks alone, or soft-acks then the start of one, use soft-ack words only.
