@@ -88,6 +88,22 @@ def timed_us(fn, items, repeat: int = REPEATS) -> np.ndarray:
     return samples
 
 
+def reference_loop_ms(runs: int = 15) -> dict[str, float]:
+    """How fast this machine runs Python right now: a fixed loop of 200,000 additions, timed
+    ``runs`` times a few tenths of a second apart. A shared VM's speed drifts (on the README's
+    machine this loop took 6 to 10 ms within one minute), so each run records it at its start and
+    end: figures from runs with different reference times differ by the machine, not the code."""
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        total = 0
+        for i in range(200_000):
+            total += i
+        times.append((time.perf_counter() - t0) * 1e3)
+        time.sleep(0.2)
+    return {"median": round(statistics.median(times), 2), "min": round(min(times), 2), "max": round(max(times), 2)}
+
+
 def pct(samples: np.ndarray) -> dict[str, float]:
     return {
         "p50": round(float(np.percentile(samples, 50)), 2),
@@ -334,6 +350,10 @@ def report(results: dict) -> str:
                      f"event-loop lag {results['loop_lag_ms']}")
     if "session" in results:
         lines.append(f"session {results['session']}")
+    if "reference_loop_ms" in results:
+        ref = results["reference_loop_ms"]
+        lines.append(f"machine speed: a fixed Python loop took {ref['start']['median']} ms (median) at the start "
+                     f"and {ref['end']['median']} ms at the end (lower is faster; compare runs only at similar values)")
     return "\n".join(lines)
 
 
@@ -346,6 +366,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     _pin_one_core()
+    reference_start = reference_loop_ms()
     results = {"machine": machine(), **bench_core(args.n)}
     from .session import bench_session
 
@@ -354,6 +375,7 @@ def main(argv: list[str] | None = None) -> int:
         from .load import bench_load
 
         results.update(bench_load())
+    results["reference_loop_ms"] = {"start": reference_start, "end": reference_loop_ms()}
     results["targets"] = targets(results)
     print(report(results))
     if not args.no_write:
