@@ -360,7 +360,47 @@ async def test_9_command_while_thinking_stops_before_any_audio(make_filter):
     the gate holds the reply's first frame while the speech is pending judgement, and the
     interruption drops it. A "yeah" in the same place is a nod: the reply plays, unbroken, as soon
     as the nod is judged. Both configurations."""
+    await _command_while_thinking(make_filter, duration=0.9, first_text_after=1.1)
 
+
+async def test_9_an_stt_slower_than_vad_still_holds_the_reply(make_filter):
+    """The same with a short word whose first text comes 0.45 s after VAD's end of speech (the
+    voice: 0.4 s; VAD ends it 0.55 s later; the text 1.4 s after the onset). The hold waits for the
+    text, not for the voice: before, it let the reply play from the end of speech until "stop"
+    arrived. It gives up at the no-transcript limit from the onset (2 s) at the latest."""
+    await _command_while_thinking(make_filter, duration=0.4, first_text_after=1.4)
+
+
+async def test_9_a_sound_with_no_text_holds_the_reply_until_the_limit(make_filter):
+    """A cough while the agent thinks: VAD hears voice, the STT never sends words. The reply's
+    first audio waits for them until the no-transcript limit from the onset (2 s), then plays in
+    full; nothing is interrupted and the reply stays in the conversation."""
+    from softack.testing import ScriptedLLM
+
+    t = THINKING["vad"]
+    s = Scenario(
+        name="think-cough-vad",
+        title="a cough while the agent thinks",
+        agent_says=None,
+        user=(UserSpeech.say("tell me about the fees", at=0.5), UserSpeech.sound(at=t["at"], duration=0.3)),
+        expect=("turn", "ignore"),
+        duration=t["duration"],
+        replies={"fees": MONOLOGUE},
+    )
+    agent = SoftAckAgent(instructions=INSTRUCTIONS, backchannel_filter=make_filter())
+    run = await asyncio.wait_for(
+        _run_with_llm(s, agent, ScriptedLLM(s.replies, ttft=t["ttft"]), **t["options"]), timeout=s.duration + 15.0
+    )
+    voice = run.offline.clock.wall(s.user[1].start)
+    (held_from, held_to, outcome), = _reply_hold(run).holds
+    assert outcome == "timeout", (held_from - voice, held_to - voice)
+    # held past the end of the voice (VAD ends it 0.85 s after the onset), to the limit (2 s)
+    assert held_to - voice >= 1.5, held_to - voice
+    assert run.interruptions == [] and cuts(run) == [] and run.gaps == []
+    assert ("assistant", MONOLOGUE) in run.offline.chat_messages()
+
+
+async def _command_while_thinking(make_filter, *, duration: float, first_text_after: float) -> None:
     def shape(config: str, words: str) -> Scenario:
         t = THINKING[config]
         return Scenario(
@@ -369,7 +409,7 @@ async def test_9_command_while_thinking_stops_before_any_audio(make_filter):
             agent_says=None,
             user=(
                 UserSpeech.say("tell me about the fees", at=0.5),
-                UserSpeech.say(words, at=t["at"], duration=0.9, first_text_after=1.1),
+                UserSpeech.say(words, at=t["at"], duration=duration, first_text_after=first_text_after),
             ),
             expect=("turn", "interrupt" if words == "stop" else "ignore"),
             duration=t["duration"],
@@ -397,10 +437,12 @@ async def test_9_command_while_thinking_stops_before_any_audio(make_filter):
             assert hold is not None and [o for _, _, o in hold.holds][:1] == expected, (r.scenario.name, hold and hold.holds)
         out, clock = stop_run.offline.audio_output, stop_run.offline.clock
         voice = stop_run.scenario.user[1]
+        # from the voice to well after the text that decides (the voice may end long before it)
+        until = max(voice.end, voice.start + first_text_after) + 0.6
         played_over = sum(
-            min(f.end, clock.wall(voice.end + 0.6)) - max(f.start, clock.wall(voice.start))
+            min(f.end, clock.wall(until)) - max(f.start, clock.wall(voice.start))
             for f in out.frames
-            if f.end > clock.wall(voice.start) and f.start < clock.wall(voice.end + 0.6)
+            if f.end > clock.wall(voice.start) and f.start < clock.wall(until)
         )
         assert played_over == 0.0, f"{where}: {played_over * 1e3:.0f} ms of the reply played over 'stop'"
         assert "stop" in user_turns(stop_run)[-1], where

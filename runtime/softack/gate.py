@@ -47,7 +47,8 @@ speaks, by preemptive generation, and queued). The gate therefore puts a wrapper
 it found, LiveKit's ``TranscriptSynchronizer`` included), set through the public
 ``session.output.audio`` setter when its ``stt_node`` starts and the agent is not speaking. While
 no frame of the current segment has been passed on and the caller's speech is pending judgement
-(voice heard, no decision yet, or only "wait for the next words"), the segment's first frame waits
+(voice heard, or heard and not yet put into words by a slower STT; no decision yet, or only "wait
+for the next words"), the segment's first frame waits
 in ``capture_frame``: nothing reaches the outputs below, so there is no ``playback_started``, the
 agent stays "thinking" and its paced transcript waits too. A nod releases it (the reply plays,
 only later by the wait for the nod's first transcript); the no-transcript limit, counted from the
@@ -543,7 +544,8 @@ class _ReplyHold(AudioOutput):
                 if remaining <= 0:
                     return "timeout"
             else:
-                return "judged"
+                # (voice the STT never put into words stops awaiting at the same deadline)
+                return "judged" if time.time() < deadline else "timeout"
             # a bare future, not asyncio.wait_for: on Python 3.11 that can swallow the
             # cancellation (the interruption) when a wake-up comes in the same loop iteration
             wakeup = self._wakeup = loop.create_future()
@@ -813,6 +815,10 @@ class _Gate:
         self._utterance: _Utterance | None = None
         self._swallowed: list[_Swallowed] = []
         self._user_speaking = session.user_state == "speaking"
+        # the caller's latest voice has had no transcript event yet (an STT slower than VAD's end
+        # of speech): its words are still to be judged, so a reply's first audio keeps waiting.
+        # Not ended by the STT's END_OF_SPEECH: some STTs send it before their final.
+        self._voice_untranscribed = self._user_speaking
         self._no_text_timer: asyncio.TimerHandle | None = None
         # LiveKit's echo-cancellation warm-up runs from the session's first speech; a gate that
         # starts later (after a handoff) finds it over
@@ -929,14 +935,22 @@ class _Gate:
 
     def awaiting_judgement(self) -> bool:
         """The caller's speech is pending judgement while the agent speaks or thinks: their voice
-        is heard, or an utterance is open, and no decision has been made on it yet (or only
+        is heard, or was and the STT has sent nothing of it yet (within the no-transcript limit
+        from its onset), or an utterance is open and no decision has been made on it yet (or only
         "wait for the next words")."""
         if self._closed or self._session.agent_state not in FILTERED_AGENT_STATES:
             return False
         u = self._utterance
         if u is not None and not u.released:
             return u.decision is None or u.decision.action is Action.WAIT
-        return u is None and self._user_speaking
+        if u is not None:
+            return False
+        if self._user_speaking:
+            return True
+        # the voice is over, but the STT has not spoken of it yet (slower than VAD's end of
+        # speech): its words are still to come, until the no-transcript limit from its onset
+        onset = self._carry.last_onset
+        return self._voice_untranscribed and onset is not None and time.time() < self.judgement_deadline(onset)
 
     def judgement_deadline(self, now: float) -> float:
         """When the hold gives up (wall-clock): the no-transcript limit from the caller's voice
@@ -970,6 +984,7 @@ class _Gate:
                 self._end_utterance()
             return
 
+        self._voice_untranscribed = False  # the utterance's own state says from here on
         text = ev.alternatives[0].text if ev.alternatives else ""
         is_final = ev.type == stt.SpeechEventType.FINAL_TRANSCRIPT
         if not is_final and self._last_final and (folded := normalize(text)) and self._last_final.startswith(folded):
@@ -1264,7 +1279,7 @@ class _Gate:
     def _user_state_changed(self, ev: Any) -> None:
         at = getattr(ev, "created_at", None) or time.time()
         if ev.new_state == "speaking":
-            self._user_speaking = True
+            self._user_speaking = self._voice_untranscribed = True
             self._carry.voice_started_at = at
             self._carry.last_onset = at
             self._carry.voice_detected_at = time.time()
