@@ -88,3 +88,37 @@ def test_score_is_the_interruption_probability_and_reads_only_the_bounded_input(
     # words past MAX_MODEL_WORDS do not change the score: the model reads a bounded input
     head = " ".join(["please", "send", "the", "invoice"] * (MAX_MODEL_WORDS // 4))
     assert classifier.score(head + " yeah" * 500) == classifier.score(head + " wow what")
+
+
+def test_the_inner_session_is_used_only_when_it_answers_as_the_public_run(classifier):
+    """predict() skips onnxruntime's Python wrapper only where the inner session exists and gives
+    the public run's answer; otherwise it calls the public run."""
+    import numpy as np
+
+    text = normalize("what about the price")
+    expected = classifier.predict(text)
+    session = classifier._session
+
+    class NoInner:  # an onnxruntime whose session has no inner object
+        run = staticmethod(session.run)
+
+    class WrongInner:  # an inner session that answers differently
+        class _sess:
+            @staticmethod
+            def run(outputs, feed, options):
+                return [np.zeros((1, len(classifier.intents)), dtype=np.float32)]
+
+        run = staticmethod(session.run)
+
+    try:
+        for fake in (NoInner(), WrongInner()):
+            classifier._session = fake
+            classifier._run = classifier._fast_run()
+            assert classifier._run == session.run
+            assert classifier.predict(text) == expected
+        classifier._session = session
+        classifier._run = classifier._fast_run()
+        assert classifier._run != session.run and classifier.predict(text) == expected
+    finally:
+        classifier._session = session
+        classifier._run = classifier._fast_run()
