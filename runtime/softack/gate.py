@@ -853,6 +853,7 @@ class _Gate:
         self._check_session_options()
         self._session.on("agent_state_changed", self._on_agent_state)
         self._session.on("user_state_changed", self._on_user_state)
+        self._session.on("conversation_item_added", self._on_conversation_item)
         self._session.on("error", self._on_session_error)
         self._install_hold()
         if self._user_speaking:
@@ -874,6 +875,7 @@ class _Gate:
             self._closed = True
             self._session.off("agent_state_changed", self._on_agent_state)
             self._session.off("user_state_changed", self._on_user_state)
+            self._session.off("conversation_item_added", self._on_conversation_item)
             self._session.off("error", self._on_session_error)
             if self._reply_hold is not None:
                 self._reply_hold.unbind(self)
@@ -1233,6 +1235,14 @@ class _Gate:
         try:
             self._user_state_changed(ev)
         finally:
+            self._wake_hold()
+
+    def _on_conversation_item(self, ev: Any) -> None:
+        """A user message entered the conversation: no words are pending any more. A typed message
+        (LiveKit's text input marks the user "speaking" for it, and no STT ever transcribes it)
+        must not hold the reply's audio to the no-transcript limit."""
+        if self._voice_untranscribed and getattr(getattr(ev, "item", None), "role", None) == "user":
+            self._voice_untranscribed = False
             self._wake_hold()
 
     def _agent_state_changed(self, ev: Any) -> None:
