@@ -37,6 +37,12 @@ def test_a_question_counts_as_heard_only_at_the_end_of_said(said, asked):
         ("Would you like the early one?", "It is the cheapest.", Cue.QUESTION),  # persuasion, not an answer
         ("Do you want the receipt? No", "pressure either way.", Cue.QUESTION),
         ("Is that correct?", "You can also change it later.", Cue.QUESTION),
+        # a "why" the agent talks on after is its own, whatever the answer's first word
+        ("So why does the router keep restarting? The", "firmware update failed overnight.", Cue.STATEMENT),
+        ("Why is there a hold on the check?", "Deposits over five thousand get one.", Cue.STATEMENT),
+        ("Why would you like to close the account?", "", Cue.QUESTION),  # the line ends: asked
+        ("Why don't we move it to Friday?", "That day is wide open.", Cue.QUESTION),  # a suggestion
+        ("How come it went up? Honestly,", "it's the new tax.", Cue.STATEMENT),
     ],
 )
 def test_a_question_the_agent_answers_itself_is_no_question_to_the_caller(said, unsaid, cue):

@@ -87,10 +87,28 @@ def heard_question(said: str) -> bool:
     return not _SENTENCE_END.search(after) and len(after.split()) <= QUESTION_GRACE_WORDS
 
 
+# A "why" question the agent goes on talking after is one it answers itself, however the answer
+# opens ("Why does it need a signature? The carrier requires..."): a caller is not asked "why" and
+# then talked over, and a nod cannot answer it. A suggestion ("why don't we...", "why not...") can
+# be accepted, so it is not one of these.
+_WHY_QUESTION = re.compile(
+    r"(?:(?:so|and|but|now|okay|ok|well)\b[ ,]*)?(?:why|how come)\b(?!\s+(?:not|don't|dont|wouldn't|won't|can't)\b)",
+    re.IGNORECASE,
+)
+_SENTENCE_START = re.compile(r"(?<=[.!?])\s+")
+
+
 def answers_itself(said: str, unsaid: str) -> bool:
-    """True when the words right after the last question of ``said`` answer it (the agent's own answer)."""
-    after = said[said.rfind("?") + 1 :].strip() + " " + unsaid[:80].strip() + " "
-    return _SELF_ANSWER.match(after.lstrip()) is not None
+    """True when the words right after the last question of ``said`` answer it (the agent's own
+    answer), or the question asks "why" and the agent's line goes on after it."""
+    mark = said.rfind("?")
+    after = said[mark + 1 :].strip() + " " + unsaid[:80].strip() + " "
+    if _SELF_ANSWER.match(after.lstrip()) is not None:
+        return True
+    if not after.strip():  # the line ended at the question: the caller is asked
+        return False
+    question = _SENTENCE_START.split(said[max(0, mark - 300) : mark + 1].strip())[-1]
+    return _WHY_QUESTION.match(question) is not None
 
 
 @dataclass(frozen=True, slots=True)
