@@ -97,6 +97,15 @@ def test_phrase_soft_ack_beats_its_own_keyword_but_not_a_bare_keyword(classifier
     assert filt.decide("no way but", "speaking").reason is Reason.KEYWORD
 
 
+def test_no_way_is_a_default_backchannel_but_no_is_still_a_keyword(make_filter):
+    # the policy's backchannel question, on the default list
+    filt = make_filter()
+    for text in ("No way!", "oh no way", "yeah no way"):
+        assert filt.decide(text, "speaking", final=True).action is Action.IGNORE, text
+    assert filt.decide("no", "speaking").reason is Reason.KEYWORD  # an interim "no" stops at once
+    assert filt.decide("no way, I'm not paying that", "speaking", final=True).action is Action.INTERRUPT
+
+
 def test_multiword_keywords_match_only_as_phrases(make_filter):
     filt = make_filter()
     assert filt.decide("hold on", "speaking").keyword == "hold on"

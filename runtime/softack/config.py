@@ -35,12 +35,14 @@ KEYWORDS_ENV = "LIVEKIT_INTERRUPT_KEYWORDS"
 # gotcha) and its fillers. The normaliser folds "uh-huh", "uh huh", "uh-hu", "mm-hmm", "mm hmm",
 # "um-hum", "hm", "umm", "yea" and friends into these, so each entry covers its STT spellings.
 # A filler or "oh" alone is not a turn; one that opens a real sentence is decided on the words
-# that follow (the ignore is provisional until then).
+# that follow (the ignore is provisional until then). "no way" is the policy's backchannel
+# question: as a phrase it stands (longest match), while "no" alone still interrupts, and an
+# interim "no" interrupts before "way" can arrive.
 DEFAULT_SOFT_ACKS: tuple[str, ...] = (
     "okay", "yeah", "uhhuh", "ok", "hmm", "right",
     "mhm", "yep", "yup", "yes", "sure", "alright",
     "oh", "i see", "got it", "gotcha",
-    "mm", "um", "uh",
+    "mm", "um", "uh", "no way",
 )  # fmt: skip
 
 # Words and phrases that always take the floor, whatever surrounds them. Kept to words that are
