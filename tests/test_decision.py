@@ -106,6 +106,18 @@ def test_no_way_is_a_default_backchannel_but_no_is_still_a_keyword(make_filter):
     assert filt.decide("no way, I'm not paying that", "speaking", final=True).action is Action.INTERRUPT
 
 
+@pytest.mark.parametrize("text", ["Huh-uh.", "nuh-uh", "huh uh, the other card"])
+def test_negative_huh_uh_is_a_default_keyword(make_filter, text):
+    d = make_filter().decide(text, "speaking")
+    assert (d.action, d.reason) == (Action.INTERRUPT, Reason.KEYWORD), d
+
+
+@pytest.mark.parametrize("text", ["Uh-huh.", "uh huh uh huh", "mm-hmm uh-huh"])
+def test_uh_huh_is_still_a_nod_beside_the_negative_keyword(make_filter, text):
+    d = make_filter().decide(text, "speaking", final=True)
+    assert (d.action, d.reason) == (Action.IGNORE, Reason.SOFT_ACK), d
+
+
 def test_multiword_keywords_match_only_as_phrases(make_filter):
     filt = make_filter()
     assert filt.decide("hold on", "speaking").keyword == "hold on"

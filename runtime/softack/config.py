@@ -53,6 +53,8 @@ DEFAULT_INTERRUPT_KEYWORDS: tuple[str, ...] = (
     "wait",
     "no",
     "nope",
+    "huh uh",  # "huh-uh", "nuh-uh": no (the normaliser keeps them apart from "uh-huh")
+    "nuh uh",
     "stop",
     "hold on",
     "hang on",
