@@ -82,15 +82,15 @@ class RuleMatcher:
 
     Most utterances are settled by set lookups done in C: no keyword's first word and a word that
     no soft-ack uses means "undecided", whatever the length. Only text that might be all soft-acks
-    walks the words one by one (the scan), and the scan alone settles keywords when a soft-ack
-    phrase contains a keyword's first word (configured "no way"), since longest-match can then
+    walks the words one by one (the scan), and the scan alone settles keywords when the text holds
+    a soft-ack phrase that contains a keyword's first word ("no way"), since longest-match can then
     hide that keyword.
 
     Args:
         config: the lists to match.
     """
 
-    __slots__ = ("config", "_phrases", "_keywords", "_soft_words", "_soft_hides_keywords")
+    __slots__ = ("config", "_phrases", "_keywords", "_soft_words", "_hiders")
 
     def __init__(self, config: SoftAckConfig) -> None:
         self.config = config
@@ -106,20 +106,21 @@ class RuleMatcher:
         self._phrases = phrases
         self._keywords = PhraseFinder(config.keywords)
         self._soft_words = frozenset(w for phrase in config.soft_acks for w in phrase.split())
-        self._soft_hides_keywords = not self._keywords.firsts.isdisjoint(self._soft_words)
+        # Soft-ack phrases that contain a keyword's first word ("no way"): only where one of them
+        # occurs can longest-match hide a keyword, and only there is the scan needed.
+        hiders = [p for p in config.soft_acks if not self._keywords.firsts.isdisjoint(p.split())]
+        self._hiders = PhraseFinder(hiders) if hiders else None
 
     def match(self, words: list[str], text: str | None = None) -> RuleResult:
         """Classify a list of normalised words (see the module docstring); ``text``, when given, is
         ``" ".join(words)`` (the decision has it already)."""
-        if self._soft_hides_keywords:
-            if not self._keywords.firsts.isdisjoint(words):
-                return self._scan(words)
-        else:
-            # No soft-ack phrase contains a keyword's first word, so the scan would reach the first
-            # position where a keyword matches, and take the longest keyword there.
-            found = self._keywords.first(words, text)
-            if found is not None:
-                return RuleResult(RuleVerdict.KEYWORD, found)
+        if self._hiders is not None and self._hiders.first(words, text) is not None:
+            return self._scan(words)
+        # No soft-ack phrase here contains a keyword's first word, so the scan would reach the first
+        # position where a keyword matches, and take the longest keyword there.
+        found = self._keywords.first(words, text)
+        if found is not None:
+            return RuleResult(RuleVerdict.KEYWORD, found)
         # No keyword. Soft-acks alone, or soft-acks then the start of one, use soft-ack words only.
         if not words or not all(map(self._soft_words.__contains__, words)):
             return _UNDECIDED
