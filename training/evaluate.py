@@ -239,10 +239,12 @@ Confusion matrices: `{eval_dir.name}/report.md` and `{eval_dir.name}/confusion.p
 
 **Limits.** No prosody: a flat "yeah" and a rising "yeah?" are the same text. Context is the agent's
 text, cut by playback timing: a question is "heard" when `said` ends with it or at most two words
-after it; a question the agent answers itself is learnt from the first unsaid words, and is the
-likeliest place for a wrong "answer". English only: text in another script is not scored and
-interrupts (never dropped). Keywords always interrupt, so "oh no" (sympathy) and "no way"
-(surprise) stop the agent unless the deployer edits the lists.
+after it; a question the agent answers itself is recognised by the words that follow it (a "why"
+question the agent talks on after, or an answer opening such as "Well," or "It is,") or learnt
+from the first unsaid words, and is the likeliest place for a wrong "answer". English only: text
+in another script is not scored and interrupts (never dropped). Keywords always interrupt, so "oh
+no" (sympathy) stops the agent unless the deployer edits the lists; "no way" (surprise) is a
+soft-ack phrase on the default list, though an interim "no" stops the agent before "way" arrives.
 
 **Versions.** Python {v["python"]}, scikit-learn {v["scikit-learn"]}, skl2onnx {v["skl2onnx"]},
 onnxruntime {v["onnxruntime"]}, numpy {v["numpy"]}.
