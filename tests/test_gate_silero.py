@@ -70,10 +70,13 @@ async def test_real_speech_through_silero(make_filter):
 
     clock, out = off.clock, off.audio_output
     # Silero heard the user twice; the session dates each onset back to where it places the start
-    # of the speech, which must be where the audio was put (within a 32 ms window or two)
+    # of the speech, which must be where the audio was put (within a 32 ms window or two), later
+    # only by the time the process was kept off the CPU (Silero runs behind real time then)
     onsets = [clock.rel(t) for t in heard]
     assert len(onsets) == 2, onsets
-    assert abs(onsets[0] - yeah_at) < 0.1 and abs(onsets[1] - stop_at) < 0.1, onsets
+    for onset, at in zip(onsets, (yeah_at, stop_at)):
+        starved = looplag.current().starved_between(clock.wall(at), clock.wall(onset))
+        assert -0.1 < onset - at < 0.1 + starved, (onsets, f"loop off the CPU {starved * 1e3:.1f} ms")
 
     # "yeah": the agent played on, no pause, no gap, nothing in the conversation
     assert out.pauses == [] and [g for g in out.gaps if g.duration > 0.02] == []
