@@ -14,11 +14,16 @@ import re
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
+
 from softack import Intent
 from softack.context import Cue
 from softack.demo import BOOK, INSTRUCTIONS, REFUND, SCENARIOS
 from softack.gate import SoftAckAgent, turn_handling
 from softack.testing import Scenario, ScenarioRun, ToneTTS, UserSpeech, run_scenario
+
+# real-time sessions: sample the loop's time off the CPU, on a collected heap (tests/conftest.py)
+pytestmark = pytest.mark.usefixtures("loop_lag")
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 CONFIGS = {

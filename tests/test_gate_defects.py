@@ -21,6 +21,9 @@ from .test_gate_faults import REPLY, cuts, run_gate, user_turns
 
 T = TranscriptStep
 
+# real-time sessions: sample the loop's time off the CPU, on a collected heap (tests/conftest.py)
+pytestmark = pytest.mark.usefixtures("loop_lag")
+
 
 # ------------------------------------------------------------- 1. a command heard only as interims
 
