@@ -41,7 +41,7 @@ def test_a_soft_ack_phrase_that_hides_a_keyword_is_still_scanned():
     # "no way" is a soft-ack here, so the "no" inside it is not the keyword "no" (longest match)
     matcher = RuleMatcher(SoftAckConfig(soft_acks={"yeah", "no way"}))
     assert matcher.match("yeah no way".split()).verdict is RuleVerdict.SOFT_ACK
-    assert matcher.match("no way no".split()) == (RuleVerdict.KEYWORD, "no")
+    assert matcher.match("no way no".split())[:2] == (RuleVerdict.KEYWORD, "no")
 
 
 def test_the_first_keyword_is_reported_and_the_longest_at_its_position():

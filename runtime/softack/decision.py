@@ -13,9 +13,9 @@ from typing import NamedTuple
 
 from .config import SoftAckConfig
 from .context import AgentContext, Cue
-from .normalize import has_word_characters, normalize_both
+from .normalize import has_word_characters, normalize_marked
 from .onnx_model import OnnxClassifier
-from .rules import PhraseFinder, RuleMatcher, RuleVerdict
+from .rules import RuleMatcher, RuleVerdict
 
 logger = logging.getLogger("softack")
 
@@ -86,17 +86,6 @@ KEYWORD_INTENTS: dict[str, Intent] = {
 }  # fmt: skip
 
 
-# The first of those keywords in a text (at one position the longest), found only when one of
-# their first words occurs at all.
-_FIXED = PhraseFinder(KEYWORD_INTENTS)
-
-
-def _fixed_intent(words: list[str], normalized: str) -> Intent | None:
-    """The intent of the first keyword with a fixed one ("no stop": STOP_REQUEST)."""
-    found = _FIXED.first(words, normalized)
-    return KEYWORD_INTENTS[found] if found is not None else None
-
-
 class Decision(NamedTuple):
     """What to do with one transcript (immutable; a NamedTuple because it is built on the hot path).
 
@@ -149,7 +138,9 @@ class BackchannelFilter:
         threshold: float | None = None,
         context_threshold: float | None = None,
     ) -> None:
-        self._rules = RuleMatcher(config if config is not None else SoftAckConfig.from_env())
+        # A keyword verdict also reports the first keyword of fixed intent in the text, with no
+        # second pass over it ("no stop": STOP_REQUEST).
+        self._rules = RuleMatcher(config if config is not None else SoftAckConfig.from_env(), KEYWORD_INTENTS)
         if classifier is None or classifier is True:
             classifier = OnnxClassifier()
         self.classifier: OnnxClassifier | None = classifier or None
@@ -183,7 +174,7 @@ class BackchannelFilter:
     ) -> None:
         """Change settings on a live filter (takes effect from the next decision)."""
         if config is not None:
-            self._rules = RuleMatcher(config)
+            self._rules = RuleMatcher(config, KEYWORD_INTENTS)
         if threshold is not None:
             self.threshold = threshold
             if context_threshold is None:
@@ -253,7 +244,8 @@ class BackchannelFilter:
     def _decide(self, text: str, agent_state: str, final: bool, context: AgentContext | None) -> Decision:
         # The frequent outcomes build their Decision with positional fields (action, reason, text,
         # score, provisional, keyword, intent, context): keyword arguments cost twice as much.
-        normalized, words = normalize_both(text)
+        rules = self._rules
+        normalized, words, present = normalize_marked(text, rules.marks)
         if agent_state not in FILTERED_AGENT_STATES:
             return Decision(Action.PASS_THROUGH, Reason.AGENT_SILENT, normalized, intent=Intent.TAKES_TURN,
                             context=context)
@@ -262,12 +254,12 @@ class BackchannelFilter:
                 return Decision(Action.INTERRUPT, Reason.UNRECOGNISED, normalized, intent=Intent.TAKES_TURN,
                                 context=context)
             return Decision(Action.WAIT, Reason.EMPTY, normalized, context=context)
-        rule = self._rules.match(words, normalized)
+        rule = rules.match(words, normalized, present)
         if rule.verdict is RuleVerdict.KEYWORD:
             # The deployer's keywords always interrupt; the model, when there is one, only names why.
-            intent = KEYWORD_INTENTS.get(rule.matched or "") or _fixed_intent(words, normalized)
-            if intent is None:
-                intent = self._model_intent(normalized, context)
+            # a keyword of fixed intent, or the first one in the text ("no stop"); else the model's
+            named = rule.named
+            intent = KEYWORD_INTENTS[named] if named is not None else self._model_intent(normalized, context)
             return Decision(Action.INTERRUPT, Reason.KEYWORD, normalized, None, False, rule.matched, intent, context)
         asked = context is not None and context.cue == Cue.QUESTION
         if rule.verdict is RuleVerdict.SOFT_ACK and not asked:

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Set as AbstractSet
 
-__all__ = ["normalize", "normalize_both", "normalize_words", "has_word_characters"]
+__all__ = ["normalize", "normalize_both", "normalize_marked", "normalize_words", "has_word_characters"]
 
 # Apostrophe look-alikes an STT or a keyboard may send.
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "`": "'", "\u00b4": "'"})
@@ -130,7 +131,21 @@ def normalize_words(text: str) -> list[str]:
 
 
 def normalize_both(text: str) -> tuple[str, list[str]]:
-    """``normalize(text)`` and its words, without joining and splitting again (the decision's hot path)."""
+    """``normalize(text)`` and its words."""
+    return _normalize_both(text)
+
+
+def normalize_marked(text: str, marks: frozenset[str]) -> tuple[str, list[str] | None, AbstractSet[str]]:
+    """The decision's hot path: ``normalize(text)``, its words or None (then they are
+    ``normalized.split()``, for the caller to make only if it needs them), and a set that holds
+    every word of the text that is in ``marks`` (and perhaps other words; the rules' lookups
+    start from these)."""
+    normalized, words = _normalize_both(text)
+    return normalized, words, marks.intersection(words)
+
+
+def _normalize_both(text: str) -> tuple[str, list[str]]:
+    """The reference: ``normalize_both`` in Python (also the path for text that is not ASCII)."""
     if not text:
         return "", []
     if text.isascii():

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable
+from collections.abc import Set as AbstractSet
 from typing import NamedTuple
 
 from .config import SoftAckConfig
@@ -32,7 +33,7 @@ class PhraseFinder:
         phrases: normalised phrases of one or more words.
     """
 
-    __slots__ = ("firsts", "_by_first")
+    __slots__ = ("firsts", "phrases", "_by_first")
 
     def __init__(self, phrases: Iterable[str]) -> None:
         by_first: dict[str, list[tuple[str, str]]] = {}  # first word -> [(" phrase ", phrase)]
@@ -44,16 +45,25 @@ class PhraseFinder:
             entries.sort(key=lambda e: -len(e[1].split()))
         self._by_first = {first: (f" {first} ", entries) for first, entries in by_first.items()}
         self.firsts = frozenset(by_first)  # the words a phrase begins with
+        self.phrases = frozenset(text for entries in by_first.values() for _, text in entries)
 
     def first(self, words: list[str], text: str | None = None) -> str | None:
         """The phrase found first in ``words``, or None; ``text``, when given, is ``" ".join(words)``."""
         present = self.firsts.intersection(words)
         if not present:
             return None
-        padded = f" {' '.join(words) if text is None else text} "
+        return self.first_of(present, f" {' '.join(words) if text is None else text} ")
+
+    def first_of(self, present: AbstractSet[str], padded: str) -> str | None:
+        """``first`` when the caller has a set holding every word of the text that begins one of
+        these phrases (other words do no harm) and the text as ``" " + text + " "``."""
         best, matched = len(padded), None
+        by_first = self._by_first
         for first in present:
-            key, entries = self._by_first[first]
+            entry = by_first.get(first)
+            if entry is None:
+                continue
+            key, entries = entry
             i = padded.find(key)
             while 0 <= i < best:
                 for spaced, text in entries:  # longest first
@@ -75,6 +85,7 @@ class RuleVerdict(str, enum.Enum):
 class RuleResult(NamedTuple):
     verdict: RuleVerdict
     matched: str | None = None  # the keyword that fired
+    named: str | None = None  # with a keyword: the first of the matcher's ``named`` phrases in the text
 
 
 class RuleMatcher:
@@ -88,11 +99,14 @@ class RuleMatcher:
 
     Args:
         config: the lists to match.
+        named: phrases a keyword verdict also looks for: the keyword itself when it is one of them,
+            else the first of them in the text (the decision names an intent by them: "no stop" is
+            a stop request). All the phrase lookups share one set intersection and padded text.
     """
 
-    __slots__ = ("config", "_phrases", "_keywords", "_soft_words", "_hiders")
+    __slots__ = ("config", "marks", "_phrases", "_keywords", "_soft_words", "_hiders", "_named")
 
-    def __init__(self, config: SoftAckConfig) -> None:
+    def __init__(self, config: SoftAckConfig, named: Iterable[str] = ()) -> None:
         self.config = config
         # first word -> [(words, is_keyword)], longest first; keywords first among equals.
         phrases: dict[str, list[tuple[tuple[str, ...], bool]]] = {}
@@ -110,19 +124,56 @@ class RuleMatcher:
         # occurs can longest-match hide a keyword, and only there is the scan needed.
         hiders = [p for p in config.soft_acks if not self._keywords.firsts.isdisjoint(p.split())]
         self._hiders = PhraseFinder(hiders) if hiders else None
+        self._named = PhraseFinder(named)
+        # Every word a lookup starts from: the lookups need only the text's words among these.
+        self.marks: frozenset[str] = (
+            self._keywords.firsts | self._named.firsts | (self._hiders.firsts if self._hiders else frozenset())
+        )
 
-    def match(self, words: list[str], text: str | None = None) -> RuleResult:
-        """Classify a list of normalised words (see the module docstring); ``text``, when given, is
-        ``" ".join(words)`` (the decision has it already)."""
-        if self._hiders is not None and self._hiders.first(words, text) is not None:
-            return self._scan(words)
-        # No soft-ack phrase here contains a keyword's first word, so the scan would reach the first
-        # position where a keyword matches, and take the longest keyword there.
-        found = self._keywords.first(words, text)
-        if found is not None:
-            return RuleResult(RuleVerdict.KEYWORD, found)
+    def match(
+        self,
+        words: list[str] | None,
+        text: str | None = None,
+        present: AbstractSet[str] | None = None,
+    ) -> RuleResult:
+        """Classify normalised words (see the module docstring).
+
+        Args:
+            words: the words; None when ``text`` is given, for words only split from it if needed.
+            text: ``" ".join(words)``, when the caller has it.
+            present: a set holding every word of ``words`` that is in ``marks`` (other words do no
+                harm), when the caller has it (``normalize_marked`` does).
+        """
+        if words is None:
+            if text is None:
+                raise TypeError("match() needs words or text")
+            if present is None:
+                words = text.split()
+        if present is None:
+            present = self.marks.intersection(words)  # type: ignore[arg-type]
+        if present:
+            padded = f" {' '.join(words) if text is None else text} "  # type: ignore[arg-type]
+            if self._hiders is not None and self._hiders.first_of(present, padded) is not None:
+                result = self._scan(words if words is not None else padded.split())
+            else:
+                # No soft-ack phrase here contains a keyword's first word, so the scan would reach
+                # the first position where a keyword matches, and take the longest keyword there.
+                found = self._keywords.first_of(present, padded)
+                result = RuleResult(RuleVerdict.KEYWORD, found) if found is not None else None
+            if result is not None and result.verdict is RuleVerdict.KEYWORD:
+                matched = result.matched
+                named = matched if matched in self._named.phrases else self._named.first_of(present, padded)
+                return RuleResult(RuleVerdict.KEYWORD, matched, named)
+            if result is not None:
+                return result
         # No keyword. Soft-acks alone, or soft-acks then the start of one, use soft-ack words only.
-        if not words or not all(map(self._soft_words.__contains__, words)):
+        if words is None:
+            # read word by word up to the first that is no soft-ack word (most text: the first),
+            # rather than split a long text that is only for the model
+            if not text or not _all_in(text, self._soft_words):  # type: ignore[arg-type]
+                return _UNDECIDED
+            words = text.split()  # type: ignore[union-attr]
+        elif not words or not all(map(self._soft_words.__contains__, words)):
             return _UNDECIDED
         return self._scan(words)
 
@@ -154,6 +205,17 @@ class RuleMatcher:
     def _begins_soft_phrase(tail: list[str], candidates: list[tuple[tuple[str, ...], bool]]) -> bool:
         k = len(tail)
         return any(not is_kw and len(phrase) > k and list(phrase[:k]) == tail for phrase, is_kw in candidates)
+
+
+def _all_in(text: str, words: frozenset[str]) -> bool:
+    """Whether every word of normalised ``text`` (one space between words) is in ``words``."""
+    start = 0
+    find = text.find
+    while (end := find(" ", start)) >= 0:
+        if text[start:end] not in words:
+            return False
+        start = end + 1
+    return text[start:] in words
 
 
 _SOFT_ACK = RuleResult(RuleVerdict.SOFT_ACK)
