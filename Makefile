@@ -7,7 +7,7 @@ CORPUS ?=
 
 .PHONY: install train eval test demo demo-pipecat bench fuzz clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml hatch_build.py runtime/softack/_speedups.c
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e ".[test]"
@@ -48,4 +48,4 @@ fuzz: install
 	SOFTACK_FUZZ_EXAMPLES=$(FUZZ) $(PY) -m pytest -q tests/test_robustness.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis build dist
+	rm -rf $(VENV) .pytest_cache .hypothesis build dist runtime/softack/_speedups*.so

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import importlib
 import json
 import os
 import platform
@@ -292,6 +293,8 @@ def machine() -> dict:
         "cores": os.cpu_count(),
         "python": platform.python_version(),
         "onnxruntime": onnxruntime.__version__,
+        # the normaliser that ran: C (softack/_speedups.c, built by the install) or pure Python
+        "normaliser": "c" if importlib.import_module("softack.normalize").SPEEDUPS else "python",
         # how busy the machine was when the run began (1, 5, 15 min): other jobs inflate every figure
         "load_average": [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None,
     }
@@ -318,7 +321,7 @@ def report(results: dict) -> str:
     m = results["machine"]
     lines = [
         f"machine: {m['cpu']}, {m['cores']} cores, Python {m['python']}, onnxruntime {m['onnxruntime']}, "
-        f"load average at start {m['load_average']}",
+        f"normaliser {m.get('normaliser')}, load average at start {m['load_average']}",
         "",
         "| measure | value | target | met |",
         "|---|---|---|---|",
