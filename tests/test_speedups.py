@@ -12,12 +12,14 @@ import random
 import string
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from softack import BackchannelFilter, SoftAckConfig
+from softack.rules import PhraseFinder
 
 N = importlib.import_module("softack.normalize")
+R = importlib.import_module("softack.rules")
 FUZZ_EXAMPLES = int(os.environ.get("SOFTACK_FUZZ_EXAMPLES", "300"))
 
 # ASCII pieces that exercise every branch: case, punctuation, apostrophes (alone, at word edges,
@@ -38,8 +40,9 @@ ascii_texts = st.lists(st.sampled_from(PIECES), max_size=60).map(" ".join) | st.
 
 @pytest.fixture
 def python_path(monkeypatch):
-    """Run softack.normalize without the C module (as an install without a compiler does)."""
+    """Run softack without the C module (as an install without a compiler does)."""
     monkeypatch.setattr(N, "_speedups", None)
+    monkeypatch.setattr(R, "_first_phrase", None)
 
 
 def test_the_install_built_the_c_normaliser():
@@ -60,6 +63,11 @@ def test_same_text_and_words_as_the_python_path(text):
     # ("all" of "all right"), which a lookup then does not find in the text
     assert marks.intersection(expected_words) <= set(present)
     assert set(present) - set(expected_words) <= {first for first, _ in N._PAIRS}
+    if isinstance(present, dict):  # with where to start looking: never past the word's first place
+        padded = f" {normalized} "
+        for word, offset in present.items():
+            first = padded.find(f" {word} ")
+            assert first == -1 or 0 <= offset <= first
     assert N.normalize_both(text) == (expected, expected_words)
 
 
@@ -77,12 +85,12 @@ CONFIGS = [
 def test_same_decisions_as_the_python_path(text, which, final):
     filt = BackchannelFilter(CONFIGS[which], classifier=False)
     fast = filt.decide(text, "speaking", final=final)
-    saved = N._speedups
-    N._speedups = None
+    saved = N._speedups, R._first_phrase
+    N._speedups = R._first_phrase = None
     try:
         slow = filt.decide(text, "speaking", final=final)
     finally:
-        N._speedups = saved
+        N._speedups, R._first_phrase = saved
     assert fast == slow
 
 
@@ -169,3 +177,28 @@ def test_threads_sharing_the_table_get_the_python_answers(word_cache_restored):
     finally:
         sys.setswitchinterval(interval)
     assert not wrong
+
+
+PHRASE_WORDS = ["no", "way", "hold", "on", "one", "sec", "second", "give", "me", "a", "wait", "but", "x"]
+
+
+@settings(max_examples=FUZZ_EXAMPLES * 10, deadline=None)
+@given(
+    phrases=st.sets(st.lists(st.sampled_from(PHRASE_WORDS), min_size=1, max_size=3).map(" ".join), min_size=1, max_size=8),
+    words=st.lists(st.sampled_from(PHRASE_WORDS + ["yeah", "nope"]), max_size=30),
+    as_dict=st.booleans(),
+    extra=st.sets(st.sampled_from(PHRASE_WORDS), max_size=3),
+)
+# the phrase's first word before the phrase itself, and two phrases at one position
+@example(phrases={"hold on"}, words=["hold", "x", "hold", "on"], as_dict=True, extra=set())
+@example(phrases={"hold", "hold on", "wait"}, words=["x", "wait", "hold", "on"], as_dict=False, extra={"no"})
+def test_first_phrase_in_c_is_first_of_in_python(phrases, words, as_dict, extra):
+    if R._first_phrase is None:
+        pytest.fail("softack._speedups was not built")
+    finder = PhraseFinder(phrases)
+    text = " ".join(words)
+    padded = f" {text} "
+    present: object = set(words) | extra  # words not in the text do no harm
+    if as_dict:  # offsets at or before each word's first place (or anywhere, for absent words)
+        present = {w: max(0, padded.find(f" {w} ")) // 2 if f" {w} " in padded else 0 for w in present}
+    assert finder.first_of(present, padded) == finder._first_of(present, padded) == finder.first(words)

@@ -12,8 +12,13 @@
  *     words the rules look up (every RuleMatcher's first words); normalize_ascii reports them
  *   normalize_ascii(text) -> (normalized, present) or None
  *     text     an ASCII str (str.isascii())
- *     returns  normalize(text), and the set of its words that are marks (None when none is);
- *              None for a text it leaves to the Python path (a word of over 45 characters)
+ *     returns  normalize(text), and its words that are marks, each with where it first occurs
+ *              in the normalised text ({word: offset}, or None when no word is a mark); None for a
+ *              text it leaves to the Python path (a word of over 45 characters). An offset is
+ *              where the word was written, which a folded pair may since have overwritten
+ *              ("all" of "all right"): a lower bound of where the word is, never past it.
+ *   first_phrase(by_first, present, padded) -> str or None
+ *     softack.rules.PhraseFinder.first_of in C (the Python method is the definition)
  *
  * Why C: a long utterance's cost in Python is one object and one dictionary lookup per word,
  * each a cache miss when the caches are cold. Here a word seen before costs one slot of a table
@@ -263,13 +268,22 @@ reserve(char **out, Py_ssize_t *cap, const char *stack, Py_ssize_t len, Py_ssize
     return 0;
 }
 
-/* Add `word` to the set *present (made on first use). 0, or -1 with an exception set. */
+/* Record `word` at `offset` in the dict *present (made on first use), unless it is there already
+ * (an earlier offset). 0, or -1 with an exception set. */
 static int
-add_present(PyObject **present, PyObject *word)
+add_present(PyObject **present, PyObject *word, Py_ssize_t offset)
 {
-    if (*present == NULL && (*present = PySet_New(NULL)) == NULL)
+    if (*present == NULL && (*present = PyDict_New()) == NULL)
         return -1;
-    return PySet_Add(*present, word);
+    int known = PyDict_Contains(*present, word);
+    if (known != 0)
+        return known < 0 ? -1 : 0;
+    PyObject *at = PyLong_FromSsize_t(offset);
+    if (at == NULL)
+        return -1;
+    int failed = PyDict_SetItem(*present, word, at);
+    Py_DECREF(at);
+    return failed;
 }
 
 static PyObject *
@@ -350,7 +364,7 @@ normalize_ascii(PyObject *Py_UNUSED(self), PyObject *text)
                     memcpy(out + len, PyUnicode_1BYTE_DATA(folded), flen);
                     len += flen;
                     mark = PySet_Contains(marks, folded);
-                    failed = mark < 0 || (mark && add_present(&present, folded) < 0);
+                    failed = mark < 0 || (mark && add_present(&present, folded, prev_start) < 0);
                 }
                 Py_DECREF(folded);
                 Py_DECREF(word);
@@ -371,7 +385,7 @@ normalize_ascii(PyObject *Py_UNUSED(self), PyObject *text)
                 prev_start = len;
                 memcpy(out + len, bytes, wlen);
                 len += wlen;
-                failed = (flags & MARK) && add_present(&present, word) < 0;
+                failed = (flags & MARK) && add_present(&present, word, prev_start) < 0;
             }
         }
         Py_XSETREF(prev, (flags & FIRST) ? Py_XNewRef(word) : NULL);
@@ -394,10 +408,100 @@ done:
         PyMem_Free(out);
     return result;
 }
+/* PhraseFinder.first_of: the phrase found first in `padded` (" " + text + " "); at one position
+ * the longest. by_first: {first word: (" word ", [(" phrase ", phrase), ...] longest first)};
+ * present: the text's words that may begin a phrase, as {word: lowest offset} or any iterable
+ * of words (each then searched from the start). */
+static PyObject *
+first_phrase(PyObject *Py_UNUSED(self), PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 3 || !PyDict_Check(args[0]) || !PyUnicode_Check(args[2])) {
+        PyErr_SetString(PyExc_TypeError, "first_phrase(by_first: dict, present, padded: str)");
+        return NULL;
+    }
+    PyObject *by_first = args[0], *present = args[1], *padded = args[2];
+    int is_dict = PyDict_Check(present);
+    PyObject *iter = NULL;
+    if (!is_dict && (iter = PyObject_GetIter(present)) == NULL)
+        return NULL;
+    Py_ssize_t best = PyUnicode_GET_LENGTH(padded), pos = 0;
+    PyObject *matched = Py_NewRef(Py_None), *word, *offset = NULL, *owned = NULL;
+    for (;;) {
+        Py_ssize_t start = 0;
+        Py_CLEAR(owned);
+        if (is_dict) {
+            if (!PyDict_Next(present, &pos, &word, &offset))
+                break;
+            start = PyLong_AsSsize_t(offset);
+            if (start == -1 && PyErr_Occurred())
+                goto error;
+            if (start < 0)
+                start = 0;
+        } else {
+            word = owned = PyIter_Next(iter);
+            if (word == NULL) {
+                if (PyErr_Occurred())
+                    goto error;
+                break;
+            }
+        }
+        PyObject *entry = PyDict_GetItemWithError(by_first, word);
+        if (entry == NULL) {
+            if (PyErr_Occurred())
+                goto error;
+            continue;
+        }
+        if (!PyTuple_Check(entry) || PyTuple_GET_SIZE(entry) != 2) {
+            PyErr_SetString(PyExc_TypeError, "by_first values must be (key, entries)");
+            goto error;
+        }
+        PyObject *key = PyTuple_GET_ITEM(entry, 0), *entries = PyTuple_GET_ITEM(entry, 1);
+        if (!PyUnicode_Check(key) || !PyList_Check(entries)) {
+            PyErr_SetString(PyExc_TypeError, "by_first values must be (str, list)");
+            goto error;
+        }
+        Py_ssize_t klen = PyUnicode_GET_LENGTH(key);
+        Py_ssize_t i = start < best ? PyUnicode_Find(padded, key, start, best + klen, 1) : -1;
+        while (0 <= i && i < best) {
+            Py_ssize_t n = PyList_GET_SIZE(entries), k;
+            for (k = 0; k < n; k++) { /* longest first */
+                PyObject *e = PyList_GET_ITEM(entries, k);
+                if (!PyTuple_Check(e) || PyTuple_GET_SIZE(e) != 2) {
+                    PyErr_SetString(PyExc_TypeError, "entries must be (spaced, phrase) pairs");
+                    goto error;
+                }
+                Py_ssize_t r = PyUnicode_Tailmatch(padded, PyTuple_GET_ITEM(e, 0), i, PY_SSIZE_T_MAX, -1);
+                if (r < 0)
+                    goto error;
+                if (r) {
+                    best = i;
+                    Py_SETREF(matched, Py_NewRef(PyTuple_GET_ITEM(e, 1)));
+                    break;
+                }
+            }
+            if (k < n)
+                break;
+            i = PyUnicode_Find(padded, key, i + 1, best + klen, 1);
+        }
+        if (i == -2)
+            goto error;
+    }
+    Py_XDECREF(owned);
+    Py_XDECREF(iter);
+    return matched;
+error:
+    Py_XDECREF(owned);
+    Py_XDECREF(iter);
+    Py_DECREF(matched);
+    return NULL;
+}
+
 static PyMethodDef methods[] = {
     {"configure", configure, METH_VARARGS, "Set the tables normalize_ascii uses (softack.normalize does)."},
     {"add_marks", add_marks, METH_O, "Words whose presence normalize_ascii reports."},
     {"normalize_ascii", normalize_ascii, METH_O, "normalize(text) of an ASCII str, and its words that are marks."},
+    {"first_phrase", (PyCFunction)(void (*)(void))first_phrase, METH_FASTCALL,
+     "PhraseFinder.first_of: the first phrase in padded text, the longest at its position."},
     {NULL, NULL, 0, NULL},
 };
 

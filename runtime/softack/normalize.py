@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Mapping
 from collections.abc import Set as AbstractSet
 
 __all__ = ["normalize", "normalize_both", "normalize_marked", "normalize_words", "has_word_characters", "SPEEDUPS"]
@@ -143,11 +144,15 @@ def normalize_both(text: str) -> tuple[str, list[str]]:
     return _normalize_both(text)
 
 
-def normalize_marked(text: str, marks: frozenset[str]) -> tuple[str, list[str] | None, AbstractSet[str]]:
+def normalize_marked(
+    text: str, marks: frozenset[str]
+) -> tuple[str, list[str] | None, AbstractSet[str] | Mapping[str, int]]:
     """The decision's hot path: ``normalize(text)``, its words or None (then they are
-    ``normalized.split()``, for the caller to make only if it needs them), and a set that holds
-    every word of the text that is in ``marks`` (perhaps with a few other words, which cost the
-    rules' lookups only a ``str.find``). The C path finds them in its one pass over the text."""
+    ``normalized.split()``, for the caller to make only if it needs them), and a collection that
+    holds every word of the text that is in ``marks`` (perhaps with a few other words, which cost
+    the rules' lookups only a ``str.find``). The C path finds them in its one pass over the text,
+    and gives them as a dict: each word -> an offset in the text at or before its first
+    occurrence."""
     if _speedups is not None and text.isascii():
         if marks not in _registered:
             _speedups.add_marks(marks)

@@ -13,10 +13,14 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable
+from collections.abc import Mapping
 from collections.abc import Set as AbstractSet
 from typing import NamedTuple
 
 from .config import SoftAckConfig
+from .normalize import _speedups
+
+_first_phrase = _speedups.first_phrase if _speedups is not None else None
 
 __all__ = ["PhraseFinder", "RuleVerdict", "RuleResult", "RuleMatcher"]
 
@@ -54,17 +58,26 @@ class PhraseFinder:
             return None
         return self.first_of(present, f" {' '.join(words) if text is None else text} ")
 
-    def first_of(self, present: AbstractSet[str], padded: str) -> str | None:
-        """``first`` when the caller has a set holding every word of the text that begins one of
-        these phrases (other words do no harm) and the text as ``" " + text + " "``."""
+    def first_of(self, present: Iterable[str], padded: str) -> str | None:
+        """``first`` when the caller has the text's words that may begin one of these phrases
+        (``present``: any collection holding them, other words do no harm; as a dict, each word
+        maps to an offset in ``padded`` at or before its first occurrence, where the search
+        starts) and the text as ``" " + text + " "``. In C when softack's C module is built."""
+        if _first_phrase is not None:
+            return _first_phrase(self._by_first, present, padded)
+        return self._first_of(present, padded)
+
+    def _first_of(self, present: Iterable[str], padded: str) -> str | None:
+        """The definition of ``first_of`` (``_speedups.first_phrase`` does the same in C)."""
         best, matched = len(padded), None
         by_first = self._by_first
+        offsets = present if isinstance(present, dict) else {}
         for first in present:
             entry = by_first.get(first)
             if entry is None:
                 continue
             key, entries = entry
-            i = padded.find(key)
+            i = padded.find(key, max(0, offsets.get(first, 0)))
             while 0 <= i < best:
                 for spaced, text in entries:  # longest first
                     if padded.startswith(spaced, i):
@@ -134,15 +147,16 @@ class RuleMatcher:
         self,
         words: list[str] | None,
         text: str | None = None,
-        present: AbstractSet[str] | None = None,
+        present: AbstractSet[str] | Mapping[str, int] | None = None,
     ) -> RuleResult:
         """Classify normalised words (see the module docstring).
 
         Args:
             words: the words; None when ``text`` is given, for words only split from it if needed.
             text: ``" ".join(words)``, when the caller has it.
-            present: a set holding every word of ``words`` that is in ``marks`` (other words do no
-                harm), when the caller has it (``normalize_marked`` does).
+            present: a collection holding every word of ``words`` that is in ``marks`` (other
+                words do no harm; a dict maps each to an offset at or before its first occurrence
+                in ``text``), when the caller has it (``normalize_marked`` does).
         """
         if words is None:
             if text is None:
