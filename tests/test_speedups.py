@@ -202,3 +202,26 @@ def test_first_phrase_in_c_is_first_of_in_python(phrases, words, as_dict, extra)
     if as_dict:  # offsets at or before each word's first place (or anywhere, for absent words)
         present = {w: max(0, padded.find(f" {w} ")) // 2 if f" {w} " in padded else 0 for w in present}
     assert finder.first_of(present, padded) == finder._first_of(present, padded) == finder.first(words)
+
+
+def test_marks_added_before_an_error_are_still_reported():
+    # add_marks stopped by a bad item must not leave words it already added unmarked in the table
+    if not N.SPEEDUPS:
+        pytest.fail("softack._speedups was not built")
+    word = "quokkaroo"
+    assert N._speedups.normalize_ascii(f"{word} bar")[1] is None  # seen before it is a mark
+    with pytest.raises(TypeError):
+        N._speedups.add_marks([word, []])  # a list is no word
+    N._speedups.add_marks(frozenset({word}))
+    assert N._speedups.normalize_ascii(f"{word} bar")[1] == {word: 0}
+
+
+@pytest.mark.parametrize(
+    ("present", "expected"),
+    [({"zzz": None, "no": 0}, "no"), ({"zzz": 10**20, "no": 0}, "no"), ({"no": -(10**30)}, "no"), ({"no": 10**30}, None)],
+)
+def test_first_phrase_reads_an_offset_only_for_a_phrase_word(present, expected):
+    # as the Python definition does: an offset of a word no phrase begins with is never read, and
+    # one out of range is clamped, as str.find clamps it
+    finder = PhraseFinder(["no"])
+    assert finder._first_of(present, " no ") == finder.first_of(present, " no ") == expected

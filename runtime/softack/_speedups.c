@@ -32,6 +32,7 @@
 
 static unsigned char fold[256];
 static PyObject *canonical = NULL;  /* callable */
+static uint64_t seed = 1469598103934665603ULL; /* FNV-1a's offset basis, mixed with configure's seed */
 static PyObject *pairs = NULL;      /* dict: (first, second) -> word */
 static PyObject *pair_firsts = NULL;  /* set */
 static PyObject *pair_seconds = NULL; /* set */
@@ -75,7 +76,7 @@ table_clear(void)
 static inline uint64_t
 hash_bytes(const char *s, Py_ssize_t len)
 {
-    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+    uint64_t h = seed; /* FNV-1a from a per-process basis: colliding words cannot be precomputed */
     for (Py_ssize_t i = 0; i < len; i++) {
         h ^= (unsigned char)s[i];
         h *= 1099511628211ULL;
@@ -145,7 +146,7 @@ lookup(const char *start, Py_ssize_t len)
     Py_DECREF(raw);
     if (word == NULL)
         return NULL;
-    if (!PyUnicode_Check(word) || !PyUnicode_IS_ASCII(word)) {
+    if (!PyUnicode_CheckExact(word) || !PyUnicode_IS_ASCII(word)) { /* exact: no Python code in hash or eq */
         Py_DECREF(word);
         PyErr_SetString(PyExc_TypeError, "canonical must return an ASCII str");
         return NULL;
@@ -173,45 +174,50 @@ static PyObject *
 configure(PyObject *Py_UNUSED(self), PyObject *args)
 {
     Py_buffer bytes;
-    PyObject *fn, *p;
-    if (!PyArg_ParseTuple(args, "y*OO!:configure", &bytes, &fn, &PyDict_Type, &p))
+    PyObject *fn, *given;
+    unsigned long long new_seed = 0;
+    if (!PyArg_ParseTuple(args, "y*OO!|K:configure", &bytes, &fn, &PyDict_Type, &given, &new_seed))
         return NULL;
     if (bytes.len != 256 || !PyCallable_Check(fn)) {
         PyBuffer_Release(&bytes);
         PyErr_SetString(PyExc_ValueError, "configure(fold: bytes(256), canonical: callable, pairs: dict)");
         return NULL;
     }
-    PyObject *firsts = PySet_New(NULL), *seconds = PySet_New(NULL);
-    if (firsts == NULL || seconds == NULL)
+    /* a copy: the tables below are read from it, and a later change to the caller's dict must
+     * not reach them */
+    PyObject *p = PyDict_Copy(given), *firsts = PySet_New(NULL), *seconds = PySet_New(NULL);
+    if (p == NULL || firsts == NULL || seconds == NULL)
         goto error;
     PyObject *key, *value;
     Py_ssize_t pos = 0;
     while (PyDict_Next(p, &pos, &key, &value)) {
-        if (!PyTuple_Check(key) || PyTuple_GET_SIZE(key) != 2 || !PyUnicode_Check(value)) {
-            PyErr_SetString(PyExc_ValueError, "pairs: (first, second) -> str");
+        if (!PyTuple_Check(key) || PyTuple_GET_SIZE(key) != 2 || !PyUnicode_CheckExact(value)
+            || !PyUnicode_IS_ASCII(value)) {
+            PyErr_SetString(PyExc_ValueError, "pairs: (first, second) -> ASCII str");
             goto error;
         }
         if (PySet_Add(firsts, PyTuple_GET_ITEM(key, 0)) || PySet_Add(seconds, PyTuple_GET_ITEM(key, 1)))
             goto error;
     }
+    if (marks == NULL && (marks = PySet_New(NULL)) == NULL)
+        goto error;
     if (table == NULL && (table = PyMem_Calloc(TABLE_SIZE, sizeof(slot))) == NULL) {
         PyErr_NoMemory();
         goto error;
     }
-    if (marks == NULL && (marks = PySet_New(NULL)) == NULL)
-        goto error;
-    table_clear(); /* what an earlier `canonical` answered */
+    table_clear(); /* what an earlier `canonical` answered, at the old seed */
+    seed = 1469598103934665603ULL ^ (uint64_t)new_seed;
     memcpy(fold, bytes.buf, 256);
     PyBuffer_Release(&bytes);
     Py_INCREF(fn);
     Py_XSETREF(canonical, fn);
-    Py_INCREF(p);
     Py_XSETREF(pairs, p);
     Py_XSETREF(pair_firsts, firsts);
     Py_XSETREF(pair_seconds, seconds);
     Py_RETURN_NONE;
 error:
     PyBuffer_Release(&bytes);
+    Py_XDECREF(p);
     Py_XDECREF(firsts);
     Py_XDECREF(seconds);
     return NULL;
@@ -235,16 +241,14 @@ add_marks(PyObject *Py_UNUSED(self), PyObject *words)
             known = PySet_Add(marks, word);
         }
         Py_DECREF(word);
-        if (known < 0) {
-            Py_DECREF(iter);
-            return NULL;
-        }
+        if (known < 0)
+            break;
     }
     Py_DECREF(iter);
+    if (grew) /* also after an error: the marks added so far must not meet stale MARK flags */
+        table_clear(); /* the slots' MARK flags were read against fewer marks */
     if (PyErr_Occurred())
         return NULL;
-    if (grew)
-        table_clear(); /* the slots' MARK flags were read against fewer marks */
     Py_RETURN_NONE;
 }
 
@@ -289,7 +293,7 @@ add_present(PyObject **present, PyObject *word, Py_ssize_t offset)
 static PyObject *
 normalize_ascii(PyObject *Py_UNUSED(self), PyObject *text)
 {
-    if (table == NULL) {
+    if (table == NULL || canonical == NULL) {
         PyErr_SetString(PyExc_RuntimeError, "softack._speedups is not configured");
         return NULL;
     }
@@ -298,7 +302,7 @@ normalize_ascii(PyObject *Py_UNUSED(self), PyObject *text)
         return NULL;
     }
     if (table_used >= TABLE_MAX)
-        table_clear(); /* bounded: start again (between calls, so no slot in use is lost) */
+        table_clear(); /* bounded: start again (no caller keeps a slot across a call into Python) */
     const unsigned char *src = PyUnicode_1BYTE_DATA(text);
     Py_ssize_t n = PyUnicode_GET_LENGTH(text);
     char stack_in[512], stack_out[512];
@@ -432,11 +436,6 @@ first_phrase(PyObject *Py_UNUSED(self), PyObject *const *args, Py_ssize_t nargs)
         if (is_dict) {
             if (!PyDict_Next(present, &pos, &word, &offset))
                 break;
-            start = PyLong_AsSsize_t(offset);
-            if (start == -1 && PyErr_Occurred())
-                goto error;
-            if (start < 0)
-                start = 0;
         } else {
             word = owned = PyIter_Next(iter);
             if (word == NULL) {
@@ -454,6 +453,13 @@ first_phrase(PyObject *Py_UNUSED(self), PyObject *const *args, Py_ssize_t nargs)
         if (!PyTuple_Check(entry) || PyTuple_GET_SIZE(entry) != 2) {
             PyErr_SetString(PyExc_TypeError, "by_first values must be (key, entries)");
             goto error;
+        }
+        if (offset != NULL) { /* read only for a word that begins a phrase, as str.find would */
+            start = PyNumber_AsSsize_t(offset, NULL); /* out of range: clamped */
+            if (start == -1 && PyErr_Occurred())
+                goto error;
+            if (start < 0)
+                start = 0;
         }
         PyObject *key = PyTuple_GET_ITEM(entry, 0), *entries = PyTuple_GET_ITEM(entry, 1);
         if (!PyUnicode_Check(key) || !PyList_Check(entries)) {

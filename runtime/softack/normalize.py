@@ -12,6 +12,7 @@ on long text; without a C compiler everything runs here. ``SPEEDUPS`` says which
 
 from __future__ import annotations
 
+import os
 import re
 import unicodedata
 from collections.abc import Mapping
@@ -201,7 +202,8 @@ try:
 except ImportError:  # no C compiler at install time: the Python path above does the same
     _speedups = None
 else:
-    _speedups.configure(_FOLD_TYPED, _canonical_word, _PAIRS)
+    # a per-process seed for its table's hash, so that colliding words cannot be prepared
+    _speedups.configure(_FOLD_TYPED, _canonical_word, _PAIRS, int.from_bytes(os.urandom(8), "little"))
 SPEEDUPS: bool = _speedups is not None  # True when the C normaliser is in use
 
 
