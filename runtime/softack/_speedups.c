@@ -4,10 +4,12 @@
  * same algorithm in Python; tests/test_speedups.py checks that both give the same answers. The
  * rules stay in softack/normalize.py, which hands its tables over:
  *
- *   configure(fold, canonical, pairs)
+ *   configure(fold, canonical, pairs[, seed])
  *     fold       bytes(256): byte -> word byte, or b" " for a word break (A-Z already lowered)
- *     canonical  callable(raw word) -> canonical word; pure, so its answers are kept here
- *     pairs      dict: (first, second) -> one word, ("uh", "huh") -> "uhhuh"
+ *     canonical  callable(raw word) -> canonical word (an exact ASCII str); pure, so its answers
+ *                are kept here
+ *     pairs      dict: (first, second) -> one word, ("uh", "huh") -> "uhhuh" (copied)
+ *     seed       an int mixed into the table's hash (normalize.py passes a random one)
  *   add_marks(words)
  *     words the rules look up (every RuleMatcher's first words); normalize_ascii reports them
  *   normalize_ascii(text) -> (normalized, present) or None
@@ -223,13 +225,21 @@ error:
     return NULL;
 }
 
+/* 1 when configure() has succeeded; else 0 with RuntimeError set */
+static int
+configured(void)
+{
+    if (table != NULL && canonical != NULL && marks != NULL)
+        return 1;
+    PyErr_SetString(PyExc_RuntimeError, "softack._speedups is not configured");
+    return 0;
+}
+
 static PyObject *
 add_marks(PyObject *Py_UNUSED(self), PyObject *words)
 {
-    if (marks == NULL) {
-        PyErr_SetString(PyExc_RuntimeError, "softack._speedups is not configured");
+    if (!configured())
         return NULL;
-    }
     PyObject *iter = PyObject_GetIter(words), *word;
     if (iter == NULL)
         return NULL;
@@ -293,10 +303,8 @@ add_present(PyObject **present, PyObject *word, Py_ssize_t offset)
 static PyObject *
 normalize_ascii(PyObject *Py_UNUSED(self), PyObject *text)
 {
-    if (table == NULL || canonical == NULL) {
-        PyErr_SetString(PyExc_RuntimeError, "softack._speedups is not configured");
+    if (!configured())
         return NULL;
-    }
     if (!PyUnicode_Check(text) || !PyUnicode_IS_ASCII(text)) {
         PyErr_SetString(PyExc_TypeError, "normalize_ascii takes an ASCII str");
         return NULL;
